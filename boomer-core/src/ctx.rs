@@ -1,0 +1,80 @@
+//! The per-user context a task receives.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::host::HostCell;
+use crate::stats;
+
+/// One virtual user's view of the test: the current host, its id, and the record methods.
+///
+/// A task that takes `&mut Ctx` gets the context of the user running it:
+///
+/// ```
+/// # use std::time::Duration;
+/// # fn task(ctx: &mut boomer_core::Ctx) {
+/// let host = ctx.host().unwrap_or("http://127.0.0.1:8080").to_string();
+/// ctx.record_success("GET", "/", Duration::from_millis(12), 512);
+/// # }
+/// ```
+pub struct Ctx {
+    user_id: u64,
+    host: Arc<HostCell>,
+    host_seen: u64,
+    host_cached: Option<Arc<str>>,
+}
+
+impl Ctx {
+    pub(crate) fn new(user_id: u64, host: Arc<HostCell>) -> Self {
+        let mut ctx = Ctx {
+            user_id,
+            host,
+            host_seen: u64::MAX,
+            host_cached: None,
+        };
+        ctx.refresh();
+        ctx
+    }
+
+    /// A context outside any worker (for `--run-tasks` and tests), with this host.
+    pub fn detached(host: Option<&str>) -> Self {
+        let cell = Arc::new(HostCell::default());
+        cell.set(host.map(str::to_string));
+        Ctx::new(0, cell)
+    }
+
+    /// Picks up a host change made on the master (web UI), once per iteration.
+    pub(crate) fn refresh(&mut self) {
+        let version = self.host.version();
+        if version != self.host_seen {
+            self.host_seen = version;
+            self.host_cached = self.host.get();
+        }
+    }
+
+    /// The host under test: the master's Host field (or `--host`), as of this iteration.
+    pub fn host(&self) -> Option<&str> {
+        self.host_cached.as_deref()
+    }
+
+    /// This user's number on this worker (0, 1, 2, ...).
+    pub fn user_id(&self) -> u64 {
+        self.user_id
+    }
+
+    /// Records a successful request: see [`crate::record_success`].
+    pub fn record_success(&self, kind: &str, name: &str, elapsed: Duration, bytes: u64) {
+        stats::record_success(kind, name, elapsed, bytes);
+    }
+
+    /// Records a failed request: see [`crate::record_failure`].
+    pub fn record_failure(
+        &self,
+        kind: &str,
+        name: &str,
+        elapsed: Duration,
+        error: impl std::fmt::Display,
+    ) {
+        stats::record_failure(kind, name, elapsed, error);
+    }
+}

@@ -1,0 +1,227 @@
+//! The runtime of boomer: a Locust worker in Rust. Users depend on the `boomer` facade,
+//! which re-exports what is public here; see its documentation.
+
+#![warn(missing_docs)]
+
+mod bus;
+mod config;
+mod ctx;
+mod events;
+mod host;
+mod outbox;
+pub mod protocol;
+pub mod registry;
+pub mod stats;
+mod transport;
+mod users;
+mod worker;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub use config::Options;
+pub use ctx::Ctx;
+pub use events::{CustomMessage, Event, EventKind, SpawnEvent, Value};
+pub use outbox::send_message;
+pub use registry::{Handler, Registry, RegistryError, Task, TaskFn};
+pub use stats::{record_failure, record_success};
+pub use worker::Exit;
+
+#[doc(hidden)]
+pub use inventory;
+
+use host::HostCell;
+use users::{TaskTable, Users};
+
+/// Why a worker could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The tasks are unusable.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// `--run-tasks` named a task that does not exist.
+    #[error("no task named {0:?}; the tasks are: {1}")]
+    UnknownTask(String, String),
+    /// The control-plane thread could not start or died.
+    #[error("the control plane failed: {0}")]
+    ControlPlane(String),
+}
+
+/// Entry point of the library API, for users who own their tokio runtime.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), boomer_core::Error> {
+/// use boomer_core::{Boomer, Task, TaskFn};
+/// let exit = Boomer::builder()
+///     .task(Task::new("noop", 1, TaskFn::Sync(|_ctx| Ok(()))))
+///     .run()
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct Boomer;
+
+impl Boomer {
+    /// A builder with every task and handler registered by the macros in this binary, and
+    /// the default options (override them with [`Builder::options`] or [`Builder::args`]).
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+}
+
+/// Configures and runs a worker. See [`Boomer::builder`].
+pub struct Builder {
+    registry: Registry,
+    options: Options,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            registry: Registry::from_macros(),
+            options: Options::default(),
+        }
+    }
+}
+
+impl Builder {
+    /// Adds a task, as Go boomer's `Task{Name, Weight, Fn}`.
+    pub fn task(mut self, task: Task) -> Self {
+        self.registry.add_task(task);
+        self
+    }
+
+    /// Adds an event handler.
+    pub fn handler(mut self, handler: Handler) -> Self {
+        self.registry.add_handler(handler);
+        self
+    }
+
+    /// Sets all options.
+    pub fn options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Parses options from command-line arguments (the first is the program name).
+    pub fn args<I, S>(mut self, args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        self.options = Options::try_parse_from(args)?;
+        Ok(self)
+    }
+
+    /// Runs the worker on the current tokio runtime (users) and a thread of its own (the
+    /// control plane) until the master says quit or the process gets SIGINT/SIGTERM.
+    pub async fn run(self) -> Result<Exit, Error> {
+        self.registry.validate()?;
+        if !self.options.run_tasks.is_empty() {
+            run_tasks(&self.registry, &self.options).await?;
+            return Ok(Exit::Quit);
+        }
+        let rt = tokio::runtime::Handle::current();
+        let host = Arc::new(HostCell::default());
+        host.set(self.options.host.clone());
+        let table = Arc::new(TaskTable::new(self.registry.tasks.clone()));
+        let users = Users::new(rt.clone(), table, host.clone());
+        let bus = bus::EventBus::start(&rt, self.registry.handlers.clone());
+        let opts = self.options;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("boomer-control".into())
+            .spawn(move || {
+                let control = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                match control {
+                    Ok(control) => {
+                        let exit = control.block_on(worker::Worker::new(opts, users, bus, host).run());
+                        let _ = tx.send(Ok(exit));
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(Error::ControlPlane(e.to_string())));
+                    }
+                }
+            })
+            .map_err(|e| Error::ControlPlane(e.to_string()))?;
+        rx.await
+            .map_err(|_| Error::ControlPlane("the control thread panicked".into()))?
+    }
+}
+
+/// `--run-tasks`: runs each named task once, without a master, and prints what it recorded.
+async fn run_tasks(registry: &Registry, opts: &Options) -> Result<(), Error> {
+    let names = || {
+        registry
+            .tasks
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut chosen = Vec::new();
+    for name in &opts.run_tasks {
+        match registry.tasks.iter().find(|t| &t.name == name) {
+            Some(task) => chosen.push(task),
+            None => return Err(Error::UnknownTask(name.clone(), names())),
+        }
+    }
+    let mut ctx = Ctx::detached(opts.host.as_deref());
+    for task in chosen {
+        println!("running task {}", task.name);
+        users::run_task(task, &mut ctx).await;
+        let window = stats::drain();
+        if window.is_empty() {
+            println!("  recorded nothing");
+        }
+        for ((method, name), e) in &window.entries {
+            println!(
+                "  {method} {name}: {} requests, {} failures, min {:?} ms, max {} ms",
+                e.num_requests,
+                e.num_failures,
+                e.min_us.map(|us| us as f64 / 1000.0),
+                e.max_us as f64 / 1000.0
+            );
+            for (error, count) in &e.errors {
+                println!("    error x{}: {error}", count.occurrences);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `fn main` of `boomer::main!()`: parses the command line, sets up logging, builds a
+/// multi-threaded runtime and runs the worker. Exit code 0 on quit, 1 on a start-up error.
+pub fn run_main(builder: Builder) -> ExitCode {
+    use clap::Parser;
+    let options = Options::parse();
+    init_logging(&options.loglevel);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(builder.options(options).run()) {
+        Ok(Exit::MasterLost) => ExitCode::from(3),
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr through `tracing`, at `level` (a level or a tracing filter directive).
+pub fn init_logging(level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| {
+        eprintln!("unknown log level {level:?}; using info");
+        EnvFilter::new("info")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

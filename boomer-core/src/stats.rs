@@ -1,0 +1,642 @@
+//! The record path and Locust-exact statistics.
+//!
+//! Every thread records into its own shard (an uncontended mutex: only the reporter, every
+//! 3 s, ever takes it from another thread), so the record path never funnels through one
+//! lock or channel. At report time the shards are drained and merged into a [`Window`]:
+//! the deltas since the previous report, in the exact shape a Locust master merges.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Display;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::mem;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Records a successful request of type `kind` (e.g. `GET`) named `name`, that took
+/// `elapsed` and returned `bytes` bytes. Callable from any thread, inside or outside a task.
+///
+/// ```
+/// use std::time::Duration;
+/// boomer_core::record_success("GET", "/index", Duration::from_millis(12), 1024);
+/// ```
+pub fn record_success(kind: &str, name: &str, elapsed: Duration, bytes: u64) {
+    let now = now_epoch();
+    with_shard(|shard| shard.entry(kind, name).log(elapsed, bytes, now));
+}
+
+/// Records a failed request: it counts as a request (with its response time) and as a
+/// failure, and `error` groups it in the master's failure table.
+///
+/// ```
+/// use std::time::Duration;
+/// boomer_core::record_failure("udp", "send", Duration::from_millis(30), "timed out");
+/// ```
+pub fn record_failure(kind: &str, name: &str, elapsed: Duration, error: impl Display) {
+    let now = now_epoch();
+    let error = error.to_string();
+    with_shard(|shard| {
+        let entry = shard.entry(kind, name);
+        entry.log(elapsed, 0, now);
+        entry.log_error(error, now);
+    });
+}
+
+/// Seconds since the Unix epoch, as Locust's `time.time()`.
+pub(crate) fn now_epoch() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+// ---------------------------------------------------------------------------------------
+// Shards
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// The Fx hash (rustc's): a multiply and a rotate per word, ample for short keys that an
+/// attacker does not choose.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.add(word);
+        }
+        for &b in chunks.remainder() {
+            self.add(b as u64);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// One thread's records since the last drain: method → name → entry.
+#[derive(Default)]
+struct Shard {
+    entries: FxMap<String, FxMap<String, Entry>>,
+}
+
+impl Shard {
+    fn entry(&mut self, method: &str, name: &str) -> &mut Entry {
+        // Look up by &str first: the allocation happens once per (method, name) per window.
+        if !self.entries.contains_key(method) {
+            self.entries.insert(method.to_string(), FxMap::default());
+        }
+        let names = self.entries.get_mut(method).expect("inserted above");
+        if !names.contains_key(name) {
+            names.insert(name.to_string(), Entry::default());
+        }
+        names.get_mut(name).expect("inserted above")
+    }
+}
+
+struct Hub {
+    shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
+}
+
+static HUB: Hub = Hub {
+    shards: Mutex::new(Vec::new()),
+};
+
+thread_local! {
+    static LOCAL: Arc<Mutex<Shard>> = {
+        let shard = Arc::new(Mutex::new(Shard::default()));
+        lock(&HUB.shards).push(shard.clone());
+        shard
+    };
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while a shard was held leaves plain counters behind: still valid data.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn with_shard(f: impl FnOnce(&mut Shard)) {
+    let mut f = Some(f);
+    let done = LOCAL.try_with(|shard| {
+        if let Some(f) = f.take() {
+            f(&mut lock(shard));
+        }
+    });
+    if done.is_err() {
+        // The thread is being torn down: record into a shard of its own, kept by the hub.
+        let shard = Arc::new(Mutex::new(Shard::default()));
+        if let Some(f) = f.take() {
+            f(&mut lock(&shard));
+        }
+        lock(&HUB.shards).push(shard);
+    }
+}
+
+/// Takes everything recorded since the previous call, from every thread, merged.
+pub(crate) fn drain() -> Window {
+    let mut window = Window::default();
+    let mut shards = lock(&HUB.shards);
+    for shard in shards.iter() {
+        let taken = mem::take(&mut *lock(shard));
+        for (method, names) in taken.entries {
+            for (name, entry) in names {
+                window.add(method.clone(), name, entry);
+            }
+        }
+    }
+    // Shards whose thread has exited are held only here and are now empty: let them go.
+    shards.retain(|s| Arc::strong_count(s) > 1);
+    window
+}
+
+// ---------------------------------------------------------------------------------------
+// Entries
+
+/// The statistics of one (method, name) pair over one window, as Locust's `StatsEntry`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Entry {
+    pub(crate) num_requests: u64,
+    pub(crate) num_failures: u64,
+    /// Sum of raw response times, in microseconds.
+    pub(crate) total_us: u64,
+    pub(crate) min_us: Option<u64>,
+    pub(crate) max_us: u64,
+    pub(crate) total_content_length: u64,
+    /// Bucketed response time (ms, Locust's rounding) → count.
+    pub(crate) response_times: BTreeMap<u64, u64>,
+    pub(crate) num_reqs_per_sec: BTreeMap<i64, u64>,
+    pub(crate) num_fail_per_sec: BTreeMap<i64, u64>,
+    pub(crate) last_request_timestamp: Option<f64>,
+    /// Error text → occurrences, first and last seen.
+    pub(crate) errors: BTreeMap<String, ErrorCount>,
+}
+
+/// How often one error happened in a window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorCount {
+    pub(crate) occurrences: u64,
+    pub(crate) first_seen: f64,
+    pub(crate) last_seen: f64,
+}
+
+impl Entry {
+    fn log(&mut self, elapsed: Duration, bytes: u64, now: f64) {
+        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.num_requests += 1;
+        self.total_us = self.total_us.saturating_add(us);
+        self.min_us = Some(self.min_us.map_or(us, |m| m.min(us)));
+        self.max_us = self.max_us.max(us);
+        self.total_content_length = self.total_content_length.saturating_add(bytes);
+        *self.response_times.entry(bucket_ms(us)).or_insert(0) += 1;
+        *self.num_reqs_per_sec.entry(now as i64).or_insert(0) += 1;
+        self.last_request_timestamp = Some(self.last_request_timestamp.map_or(now, |t| t.max(now)));
+    }
+
+    fn log_error(&mut self, error: String, now: f64) {
+        self.num_failures += 1;
+        *self.num_fail_per_sec.entry(now as i64).or_insert(0) += 1;
+        self.errors
+            .entry(error)
+            .and_modify(|e| {
+                e.occurrences += 1;
+                e.last_seen = e.last_seen.max(now);
+                e.first_seen = e.first_seen.min(now);
+            })
+            .or_insert(ErrorCount {
+                occurrences: 1,
+                first_seen: now,
+                last_seen: now,
+            });
+    }
+
+    /// Adds `other` into `self`, as the master's `StatsEntry.extend` does.
+    pub(crate) fn merge(&mut self, other: &Entry) {
+        self.num_requests += other.num_requests;
+        self.num_failures += other.num_failures;
+        self.total_us = self.total_us.saturating_add(other.total_us);
+        self.min_us = match (self.min_us, other.min_us) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.max_us = self.max_us.max(other.max_us);
+        self.total_content_length = self
+            .total_content_length
+            .saturating_add(other.total_content_length);
+        add_counts(&mut self.response_times, &other.response_times);
+        add_counts(&mut self.num_reqs_per_sec, &other.num_reqs_per_sec);
+        add_counts(&mut self.num_fail_per_sec, &other.num_fail_per_sec);
+        self.last_request_timestamp = match (self.last_request_timestamp, other.last_request_timestamp)
+        {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for (text, e) in &other.errors {
+            self.errors
+                .entry(text.clone())
+                .and_modify(|m| {
+                    m.occurrences += e.occurrences;
+                    m.first_seen = m.first_seen.min(e.first_seen);
+                    m.last_seen = m.last_seen.max(e.last_seen);
+                })
+                .or_insert_with(|| e.clone());
+        }
+    }
+
+    /// Number of requests.
+    pub fn num_requests(&self) -> u64 {
+        self.num_requests
+    }
+
+    /// Number of failures.
+    pub fn num_failures(&self) -> u64 {
+        self.num_failures
+    }
+
+    /// The response-time histogram: bucket (ms, Locust's rounding) → count.
+    pub fn response_times(&self) -> &BTreeMap<u64, u64> {
+        &self.response_times
+    }
+
+    /// The percentile `p` (0..=1) of the response times, computed as the master does.
+    pub fn percentile(&self, p: f64) -> u64 {
+        percentile(&self.response_times, self.num_requests, p)
+    }
+}
+
+fn add_counts<K: Ord + Copy>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
+    for (k, v) in from {
+        *into.entry(*k).or_insert(0) += v;
+    }
+}
+
+/// Locust's `bucket_response_time` on a whole number of microseconds: round to 1 ms under
+/// 100 ms, to 10 ms under 1 s, to 100 ms under 10 s, to 1 s above; ties to even, as
+/// Python's `round` does.
+pub fn bucket_ms(us: u64) -> u64 {
+    let unit = match us {
+        0..100_000 => 1_000,
+        100_000..1_000_000 => 10_000,
+        1_000_000..10_000_000 => 100_000,
+        _ => 1_000_000,
+    };
+    let (q, r) = (us / unit, us % unit);
+    let half = unit / 2;
+    let q = if r > half || (r == half && q % 2 == 1) {
+        q + 1
+    } else {
+        q
+    };
+    q * (unit / 1_000)
+}
+
+/// The master's `calculate_response_time_percentile`: walk the buckets from the slowest and
+/// return the first whose remaining count is within `int(n * p)`.
+pub fn percentile(response_times: &BTreeMap<u64, u64>, n: u64, p: f64) -> u64 {
+    let target = (n as f64 * p) as u64;
+    let mut processed = 0u64;
+    for (&bucket, &count) in response_times.iter().rev() {
+        processed += count;
+        if n.saturating_sub(processed) <= target {
+            return bucket;
+        }
+    }
+    0
+}
+
+// ---------------------------------------------------------------------------------------
+// Windows and reports
+
+/// Everything recorded in one report window, per (method, name).
+#[derive(Clone, Debug, Default)]
+pub struct Window {
+    pub(crate) entries: BTreeMap<(String, String), Entry>,
+}
+
+impl Window {
+    fn add(&mut self, method: String, name: String, entry: Entry) {
+        match self.entries.get_mut(&(method.clone(), name.clone())) {
+            Some(e) => e.merge(&entry),
+            None => {
+                self.entries.insert((method, name), entry);
+            }
+        }
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entry of `(method, name)`, if anything was recorded for it.
+    pub fn entry(&self, method: &str, name: &str) -> Option<&Entry> {
+        self.entries.get(&(method.to_string(), name.to_string()))
+    }
+
+    /// All entries merged: the `Aggregated` row.
+    pub fn total(&self) -> Entry {
+        let mut total = Entry::default();
+        for e in self.entries.values() {
+            total.merge(e);
+        }
+        total
+    }
+
+    /// The `stats`, `stats_total` and `errors` parts of a worker report, in Locust's shape.
+    pub(crate) fn to_report(&self, start_time: f64) -> (Vec<EntryReport>, EntryReport, BTreeMap<String, ErrorReport>) {
+        let stats = self
+            .entries
+            .iter()
+            .map(|((method, name), e)| EntryReport::new(method, name, e, start_time))
+            .collect();
+        let total = EntryReport::new("", "Aggregated", &self.total(), start_time);
+        let mut errors = BTreeMap::new();
+        for ((method, name), e) in &self.entries {
+            for (text, count) in &e.errors {
+                errors.insert(
+                    error_key(method, name, text),
+                    ErrorReport {
+                        method: method.clone(),
+                        name: name.clone(),
+                        error: text.clone(),
+                        occurrences: count.occurrences,
+                        first_seen: count.first_seen,
+                        last_seen: count.last_seen,
+                    },
+                );
+            }
+        }
+        (stats, total, errors)
+    }
+}
+
+/// Locust's `StatsEntryDict`, field for field.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub(crate) struct EntryReport {
+    pub name: String,
+    pub method: String,
+    pub last_request_timestamp: Option<f64>,
+    pub start_time: f64,
+    pub num_requests: u64,
+    pub num_none_requests: u64,
+    pub num_failures: u64,
+    pub total_response_time: Millis,
+    pub max_response_time: Millis,
+    pub min_response_time: Option<Millis>,
+    pub total_content_length: u64,
+    pub response_times: BTreeMap<u64, u64>,
+    pub num_reqs_per_sec: BTreeMap<i64, u64>,
+    pub num_fail_per_sec: BTreeMap<i64, u64>,
+}
+
+impl EntryReport {
+    fn new(method: &str, name: &str, e: &Entry, start_time: f64) -> Self {
+        EntryReport {
+            name: name.to_string(),
+            method: method.to_string(),
+            last_request_timestamp: e.last_request_timestamp,
+            start_time,
+            num_requests: e.num_requests,
+            num_none_requests: 0,
+            num_failures: e.num_failures,
+            total_response_time: Millis(e.total_us),
+            max_response_time: Millis(e.max_us),
+            min_response_time: e.min_us.map(Millis),
+            total_content_length: e.total_content_length,
+            response_times: e.response_times.clone(),
+            num_reqs_per_sec: e.num_reqs_per_sec.clone(),
+            num_fail_per_sec: e.num_fail_per_sec.clone(),
+        }
+    }
+}
+
+/// A time in microseconds, sent as milliseconds: an int when whole (as Python sends the
+/// times it was given as ints), else a float with microsecond precision.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Millis(pub u64);
+
+impl Serialize for Millis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 % 1_000 == 0 {
+            s.serialize_u64(self.0 / 1_000)
+        } else {
+            s.serialize_f64(self.0 as f64 / 1_000.0)
+        }
+    }
+}
+
+/// Locust's `StatsError.serialize`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub(crate) struct ErrorReport {
+    pub name: String,
+    pub method: String,
+    pub error: String,
+    pub occurrences: u64,
+    pub first_seen: f64,
+    pub last_seen: f64,
+}
+
+/// Locust's `StatsError.create_key`: `sha256(f"{method}.{name}.{error!r}")`, so that the same
+/// error from Rust and Python workers lands in one row.
+pub fn error_key(method: &str, name: &str, error: &str) -> String {
+    let text = format!("{method}.{name}.{}", python_repr(error));
+    let digest = Sha256::digest(text.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for b in digest {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+/// Python's `repr(str)`: single quotes unless the text has a `'` and no `"`, and the
+/// escapes Python uses.
+pub fn python_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (0x80..0xa0).contains(&(c as u32)) => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{encode, StatsReport};
+
+    fn ms(v: f64) -> u64 {
+        (v * 1000.0).round() as u64
+    }
+
+    #[test]
+    fn buckets_round_half_to_even_as_python() {
+        // The values checked against Python in locust-protocol.md §4.3.
+        let cases = [
+            (0.5, 0), (1.5, 2), (2.5, 2), (99.5, 100), (105.0, 100), (115.0, 120), (125.0, 120),
+            (145.0, 140), (155.0, 160), (995.0, 1000), (1050.0, 1000), (1150.0, 1200),
+            (1250.0, 1200), (9950.0, 10000), (10500.0, 10000), (11500.0, 12000), (147.0, 150),
+            (3432.0, 3400), (58760.0, 59000), (0.0, 0), (99.499, 99), (12.5, 12), (13.5, 14),
+        ];
+        for (rt, want) in cases {
+            assert_eq!(bucket_ms(ms(rt)), want, "bucket of {rt} ms");
+        }
+    }
+
+    #[test]
+    fn percentiles_as_the_master_computes_them() {
+        // locust-protocol.md §4.4: {10:30, 20:30, 45:20, 150:15, 1200:5}, n = 100.
+        let rt: BTreeMap<u64, u64> = [(10, 30), (20, 30), (45, 20), (150, 15), (1200, 5)].into();
+        let want = [
+            (0.5, 20), (0.66, 45), (0.75, 45), (0.8, 150), (0.9, 150), (0.95, 1200), (0.98, 1200),
+            (0.99, 1200), (0.999, 1200), (0.9999, 1200), (1.0, 1200),
+        ];
+        for (p, v) in want {
+            assert_eq!(percentile(&rt, 100, p), v, "p{p}");
+        }
+        assert_eq!(percentile(&BTreeMap::new(), 0, 0.5), 0);
+        // int(n * p) truncates as Python does: int(100 * 0.29) == 28.
+        let flat: BTreeMap<u64, u64> = (1..=100).map(|k| (k, 1)).collect();
+        assert_eq!(percentile(&flat, 100, 0.29), 29);
+    }
+
+    #[test]
+    fn error_keys_match_python() {
+        let text = include_str!("../tests/fixtures/error_keys.txt");
+        for line in text.lines() {
+            let mut cols = line.split('\t');
+            let raw: String = serde_json::from_str(cols.next().unwrap()).unwrap();
+            let repr = cols.next().unwrap();
+            let key = cols.next().unwrap();
+            assert_eq!(python_repr(&raw), repr, "repr of {raw:?}");
+            assert_eq!(error_key("GET", "/p", &raw), key, "key of {raw:?}");
+        }
+    }
+
+    fn fixture_entry() -> Entry {
+        let mut e = Entry::default();
+        e.log(Duration::from_millis(10), 100, 1700000000.3);
+        e.log(Duration::from_micros(12_500), 100, 1700000000.9);
+        e.log(Duration::from_millis(30), 0, 1700000001.5);
+        e.log_error("boom".into(), 1700000001.5);
+        e
+    }
+
+    #[test]
+    fn a_report_is_byte_for_byte_what_python_sends() {
+        let mut window = Window::default();
+        window.add("GET".into(), "/rust".into(), fixture_entry());
+        let (stats, stats_total, errors) = window.to_report(1700000000.25);
+        let report = StatsReport {
+            stats,
+            stats_total,
+            errors,
+            user_classes_count: [("RustUser".to_string(), 3)].into(),
+            user_count: 3,
+        };
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/out_stats.msgpack");
+        let want = std::fs::read(path).unwrap();
+        let got = encode("stats", &report, "host_0123456789abcdef0123456789abcdef");
+        if got != want {
+            let a = rmpv::decode::read_value(&mut &got[..]).unwrap();
+            let b = rmpv::decode::read_value(&mut &want[..]).unwrap();
+            panic!("report differs:\n ours   {a}\n python {b}");
+        }
+    }
+
+    #[test]
+    fn empty_entries_send_nil_min_and_no_buckets() {
+        let report = EntryReport::new("", "Aggregated", &Entry::default(), 1.0);
+        assert_eq!(report.min_response_time, None);
+        assert!(report.response_times.is_empty());
+        assert_eq!(report.last_request_timestamp, None);
+    }
+
+    #[test]
+    fn total_is_the_sum_of_entries() {
+        let mut window = Window::default();
+        window.add("GET".into(), "/a".into(), fixture_entry());
+        let mut b = Entry::default();
+        b.log(Duration::from_millis(1500), 7, 1700000002.0);
+        window.add("POST".into(), "/b".into(), b);
+        let t = window.total();
+        assert_eq!((t.num_requests, t.num_failures, t.total_content_length), (4, 1, 207));
+        assert_eq!((t.min_us, t.max_us), (Some(10_000), 1_500_000));
+        assert_eq!(t.response_times, [(10, 1), (12, 1), (30, 1), (1500, 1)].into());
+        assert_eq!(t.response_times.values().sum::<u64>(), t.num_requests);
+    }
+
+    /// The global record path, from several threads at once: every record lands once.
+    /// (The only test touching the global shards, so no other test can steal its records.)
+    #[test]
+    fn records_from_many_threads_all_arrive() {
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    for i in 0..10_000u64 {
+                        if i % 10 == 0 {
+                            record_failure("T", "many", Duration::from_millis(t + 1), "bad");
+                        } else {
+                            record_success("T", "many", Duration::from_millis(t + 1), 1);
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut seen = drain();
+        for t in threads {
+            t.join().unwrap();
+        }
+        for (k, e) in drain().entries {
+            match seen.entries.get_mut(&k) {
+                Some(s) => s.merge(&e),
+                None => {
+                    seen.entries.insert(k, e);
+                }
+            }
+        }
+        let e = seen.entry("T", "many").expect("recorded");
+        assert_eq!(e.num_requests, 40_000);
+        assert_eq!(e.num_failures, 4_000);
+        assert_eq!(e.total_content_length, 36_000);
+        assert_eq!(e.response_times, [(1, 10_000), (2, 10_000), (3, 10_000), (4, 10_000)].into());
+        assert_eq!(e.errors["bad"].occurrences, 4_000);
+        // Threads that exited leave no shard behind once drained.
+        assert_eq!(lock(&HUB.shards).iter().filter(|s| Arc::strong_count(s) == 1).count(), 0);
+    }
+}

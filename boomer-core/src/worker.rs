@@ -1,0 +1,447 @@
+//! The control plane: the state machine of a Locust worker (ready → spawning → running →
+//! ready), heartbeats both ways, reports, and the connection supervisor. It runs on its own
+//! thread and runtime, so no user load can delay a heartbeat.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::time::{interval, sleep, Interval, MissedTickBehavior};
+
+use crate::bus::EventBus;
+use crate::config::Options;
+use crate::events::Event;
+use crate::host::HostCell;
+use crate::outbox::{self, Outgoing};
+use crate::protocol::{self, FromMaster, Heartbeat, SpawningComplete, StatsReport, WorkerState};
+use crate::stats;
+use crate::users::{Gate, Users};
+
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+const REPORT_INTERVAL: Duration = Duration::from_secs(3);
+const CLIENT_READY_RETRY: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long users get to be gone at stop/quit before the final report goes out.
+const STOP_GRACE: Duration = Duration::from_millis(300);
+/// How long quit waits for the quit handlers before the process exits.
+const QUIT_HANDLERS_GRACE: Duration = Duration::from_secs(5);
+/// Messages kept for resending while the master is unreachable.
+const MAX_PENDING: usize = 10_000;
+
+/// Why the worker stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The master sent `quit`.
+    Quit,
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// The master was lost and `--exit-on-master-loss` was given.
+    MasterLost,
+}
+
+/// What ended a session with the master.
+enum SessionEnd {
+    Exit(Exit),
+    Reconnect,
+}
+
+pub(crate) struct Worker {
+    opts: Options,
+    node_id: String,
+    state: WorkerState,
+    acked: bool,
+    users: Users,
+    bus: EventBus,
+    host: Arc<HostCell>,
+    last_spawn: f64,
+    last_master_heartbeat: Option<Instant>,
+    window_start: f64,
+    /// Reports and messages that bounced, resent once a connection is back.
+    pending: VecDeque<Vec<u8>>,
+    outbox: mpsc::UnboundedReceiver<Outgoing>,
+    metrics: ProcessMetrics,
+    signals: Signals,
+}
+
+impl Worker {
+    pub(crate) fn new(opts: Options, users: Users, bus: EventBus, host: Arc<HostCell>) -> Self {
+        let (tx, outbox) = mpsc::unbounded_channel();
+        outbox::install(Some(tx));
+        Worker {
+            node_id: node_id(),
+            opts,
+            state: WorkerState::Ready,
+            acked: false,
+            users,
+            bus,
+            host,
+            last_spawn: f64::NEG_INFINITY,
+            last_master_heartbeat: None,
+            window_start: stats::now_epoch(),
+            pending: VecDeque::new(),
+            outbox,
+            metrics: ProcessMetrics::new(),
+            signals: Signals::new(),
+        }
+    }
+
+    /// Connects, serves the master until it says quit (or a signal arrives), reconnecting
+    /// whenever the connection is lost.
+    pub(crate) async fn run(mut self) -> Exit {
+        let endpoint = self.opts.endpoint();
+        tracing::info!("worker {} joining the master at {endpoint}", self.node_id);
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let connect = protocol_link(&endpoint, &self.node_id);
+            let link = tokio::select! {
+                link = connect => link,
+                _ = self.signals.recv() => return self.quit(None, Exit::Signal).await,
+            };
+            let mut link = match link {
+                Ok(link) => link,
+                Err(e) => {
+                    tracing::warn!("{e}; retrying in {backoff:?}");
+                    tokio::select! {
+                        _ = sleep(backoff) => {}
+                        _ = self.signals.recv() => return self.quit(None, Exit::Signal).await,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(200);
+            tracing::info!("connected to {endpoint}");
+            match self.session(&mut link).await {
+                SessionEnd::Exit(exit) => return exit,
+                SessionEnd::Reconnect => {
+                    tracing::warn!("rebuilding the connection to the master as {}", self.node_id);
+                }
+            }
+        }
+    }
+
+    async fn session(&mut self, link: &mut crate::transport::Link) -> SessionEnd {
+        self.acked = false;
+        self.last_master_heartbeat = None;
+        self.send(link, "client_ready", &protocol::CLIENT_READY_VERSION).await;
+        while let Some(frame) = self.pending.pop_front() {
+            if let Err((frame, e)) = link.send(frame).await {
+                self.pending.push_front(frame);
+                tracing::warn!("resend failed: {e}");
+                return SessionEnd::Reconnect;
+            }
+        }
+        let mut heartbeat = ticker(HEARTBEAT_INTERVAL);
+        let mut report = ticker(REPORT_INTERVAL);
+        let mut ready_retry = ticker(CLIENT_READY_RETRY);
+        ready_retry.reset();
+        loop {
+            tokio::select! {
+                event = link.next() => match event {
+                    crate::transport::LinkEvent::Frame(bytes) => {
+                        if let Some(end) = self.on_frame(link, &bytes).await {
+                            return end;
+                        }
+                    }
+                    crate::transport::LinkEvent::Lost(why) => {
+                        tracing::warn!("lost the master: {why}");
+                        return SessionEnd::Reconnect;
+                    }
+                },
+                _ = heartbeat.tick() => {
+                    if let Some(end) = self.on_heartbeat_tick(link).await {
+                        return end;
+                    }
+                }
+                _ = report.tick() => self.report(link).await,
+                _ = ready_retry.tick(), if !self.acked => {
+                    tracing::info!("no ack from the master yet; sending client_ready again");
+                    self.send(link, "client_ready", &protocol::CLIENT_READY_VERSION).await;
+                }
+                Some(out) = self.outbox.recv() => self.send_outgoing(link, out).await,
+                _ = self.signals.recv() => return SessionEnd::Exit(self.quit(Some(link), Exit::Signal).await),
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, link: &mut crate::transport::Link, bytes: &[u8]) -> Option<SessionEnd> {
+        let msg = match protocol::decode(bytes).and_then(FromMaster::parse) {
+            Ok(msg) => msg,
+            Err(e) => {
+                tracing::warn!("dropped a message from the master: {e}");
+                return None;
+            }
+        };
+        match msg {
+            FromMaster::Ack { index } => self.on_ack(link, index).await,
+            FromMaster::Spawn { timestamp, event } => self.on_spawn(link, timestamp, event).await,
+            FromMaster::SpawningComplete { user_count } => {
+                self.bus.fire(Event::SpawningComplete(user_count));
+            }
+            FromMaster::Stop => self.on_stop(link).await,
+            FromMaster::Quit => {
+                tracing::info!("the master says quit");
+                return Some(SessionEnd::Exit(self.quit(Some(link), Exit::Quit).await));
+            }
+            FromMaster::Heartbeat => self.last_master_heartbeat = Some(Instant::now()),
+            FromMaster::Reconnect => {
+                tracing::info!("the master asked us to reconnect");
+                return Some(SessionEnd::Reconnect);
+            }
+            FromMaster::UpdateUserClass(data) => {
+                tracing::info!("ignoring update_user_class from the web UI: {data}");
+            }
+            FromMaster::Custom(msg) => {
+                if self.bus.handles(&crate::EventKind::Message(msg.kind.clone())) {
+                    self.bus.fire(Event::Message(msg));
+                } else {
+                    tracing::warn!("no handler for message type {:?}; dropped", msg.kind);
+                }
+            }
+        }
+        None
+    }
+
+    async fn on_ack(&mut self, link: &mut crate::transport::Link, index: Option<i64>) {
+        tracing::info!("the master acknowledged us (worker index {index:?})");
+        if self.users.total() > 0 {
+            // A fresh ack means the master registered us anew, with no users: follow it so
+            // that nothing runs that the master does not count.
+            tracing::warn!("the master re-registered us: stopping the users it no longer counts");
+            self.stop_users(link).await;
+        }
+        self.acked = true;
+        self.bus.fire(Event::Connected);
+    }
+
+    async fn on_spawn(&mut self, link: &mut crate::transport::Link, timestamp: f64, event: crate::SpawnEvent) {
+        // Only a registered worker gets spawns: masters older than 2.10 never ack.
+        self.acked = true;
+        self.send(link, "spawning", &()).await;
+        if timestamp <= self.last_spawn {
+            tracing::debug!("dropped a stale spawn ({timestamp} <= {})", self.last_spawn);
+            return;
+        }
+        self.last_spawn = timestamp;
+        if self.state == WorkerState::Ready {
+            let gate = Gate::closed();
+            self.users.set_gate(gate.clone());
+            let done = self.bus.fire_wait(Event::TestStart);
+            tokio::spawn(async move {
+                let _ = done.await;
+                gate.open();
+            });
+        }
+        self.state = WorkerState::Spawning;
+        let fallback = self.opts.host.clone();
+        self.host.set(event.host.clone().or(fallback));
+        self.users.apply(&event.user_classes_count);
+        tracing::info!("spawn: {:?} (host {:?})", event.user_classes_count, event.host);
+        self.bus.fire(Event::Spawn(event));
+        let done = SpawningComplete {
+            user_classes_count: self.users.counts(),
+            user_count: self.users.total(),
+        };
+        self.send(link, "spawning_complete", &done).await;
+        self.state = WorkerState::Running;
+    }
+
+    async fn on_stop(&mut self, link: &mut crate::transport::Link) {
+        tracing::info!("the master says stop");
+        self.stop_users(link).await;
+        self.send(link, "client_stopped", &()).await;
+        self.acked = false;
+        self.send(link, "client_ready", &protocol::CLIENT_READY_VERSION).await;
+    }
+
+    /// Stops every user and sends what they recorded at once, so the run that just ended
+    /// counts all of it.
+    async fn stop_users(&mut self, link: &mut crate::transport::Link) {
+        let was_running = self.state != WorkerState::Ready;
+        self.users.stop_all(STOP_GRACE).await;
+        self.state = WorkerState::Ready;
+        if was_running {
+            self.bus.fire(Event::Stop);
+            self.bus.fire(Event::TestStop);
+        }
+        self.report(link).await;
+    }
+
+    async fn on_heartbeat_tick(&mut self, link: &mut crate::transport::Link) -> Option<SessionEnd> {
+        if let (Some(last), Some(timeout)) = (self.last_master_heartbeat, self.opts.heartbeat_timeout()) {
+            if last.elapsed() > timeout {
+                tracing::error!("no heartbeat from the master for {timeout:?}: stopping the users");
+                self.users.stop_all(STOP_GRACE).await;
+                self.state = WorkerState::Ready;
+                if self.opts.exit_on_master_loss {
+                    return Some(SessionEnd::Exit(Exit::MasterLost));
+                }
+                return Some(SessionEnd::Reconnect);
+            }
+        }
+        let (cpu, rss) = self.metrics.sample();
+        let hb = Heartbeat {
+            state: self.state,
+            current_cpu_usage: cpu,
+            current_memory_usage: rss,
+        };
+        self.send(link, "heartbeat", &hb).await;
+        None
+    }
+
+    /// Sends the deltas since the last report (every 3 s, and at once on stop and quit).
+    async fn report(&mut self, link: &mut crate::transport::Link) {
+        let window = stats::drain();
+        let start = std::mem::replace(&mut self.window_start, stats::now_epoch());
+        let (stats, stats_total, errors) = window.to_report(start);
+        let report = StatsReport {
+            stats,
+            stats_total,
+            errors,
+            user_classes_count: self.users.counts(),
+            user_count: self.users.total(),
+        };
+        self.send_reliable(link, "stats", &report).await;
+    }
+
+    async fn send_outgoing(&mut self, link: &mut crate::transport::Link, out: Outgoing) {
+        match out {
+            Outgoing::Custom { kind, data } => self.send_reliable(link, &kind, &data).await,
+            Outgoing::Exception { msg, traceback } => {
+                let data = protocol::Exception { msg, traceback };
+                self.send_reliable(link, "exception", &data).await
+            }
+        }
+    }
+
+    /// Quit from any state: stop users, send the final report and `quit` at once, then let
+    /// the quit handlers run.
+    async fn quit(&mut self, link: Option<&mut crate::transport::Link>, exit: Exit) -> Exit {
+        let was_running = self.state != WorkerState::Ready;
+        self.users.stop_all(STOP_GRACE).await;
+        if let Some(link) = link {
+            self.report(link).await;
+            while let Ok(out) = self.outbox.try_recv() {
+                self.send_outgoing(link, out).await;
+            }
+            self.send(link, "quit", &()).await;
+        }
+        if was_running {
+            self.bus.fire(Event::Stop);
+            self.bus.fire(Event::TestStop);
+        }
+        let done = self.bus.fire_wait(Event::Quit);
+        if tokio::time::timeout(QUIT_HANDLERS_GRACE, done).await.is_err() {
+            tracing::warn!("quit handlers still running after {QUIT_HANDLERS_GRACE:?}; exiting");
+        }
+        // Give the socket a moment to flush the last frames before the process exits.
+        sleep(Duration::from_millis(100)).await;
+        outbox::install(None);
+        exit
+    }
+
+    async fn send<T: Serialize + ?Sized>(&mut self, link: &mut crate::transport::Link, kind: &str, data: &T) {
+        let frame = protocol::encode(kind, data, &self.node_id);
+        if let Err((_, e)) = link.send(frame).await {
+            tracing::debug!("{kind} not sent: {e}");
+        }
+    }
+
+    /// Sends a message that must not be lost: if it bounces, it is kept and resent after
+    /// the connection is rebuilt.
+    async fn send_reliable<T: Serialize + ?Sized>(&mut self, link: &mut crate::transport::Link, kind: &str, data: &T) {
+        let frame = protocol::encode(kind, data, &self.node_id);
+        if let Err((frame, e)) = link.send(frame).await {
+            tracing::warn!("{kind} bounced ({e}); it will be resent after reconnecting");
+            if self.pending.len() >= MAX_PENDING {
+                self.pending.pop_front();
+                tracing::error!("too many unsent messages: dropped the oldest");
+            }
+            self.pending.push_back(frame);
+        }
+    }
+}
+
+async fn protocol_link(endpoint: &str, node_id: &str) -> Result<crate::transport::Link, String> {
+    crate::transport::Link::connect(endpoint, node_id, CONNECT_TIMEOUT).await
+}
+
+fn ticker(period: Duration) -> Interval {
+    let mut t = interval(period);
+    t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    t
+}
+
+/// `<hostname>_<32 hex>`, as Python workers name themselves: the master spreads users
+/// across hosts by the part before the first `_`.
+pub(crate) fn node_id() -> String {
+    let host = sysinfo::System::host_name()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+        .replace('_', "-");
+    let mut rng = fastrand::Rng::new();
+    format!("{host}_{:016x}{:016x}", rng.u64(..), rng.u64(..))
+}
+
+/// The process's CPU percent since the previous sample and its resident memory.
+struct ProcessMetrics {
+    system: sysinfo::System,
+    pid: Option<sysinfo::Pid>,
+}
+
+impl ProcessMetrics {
+    fn new() -> Self {
+        ProcessMetrics {
+            system: sysinfo::System::new(),
+            pid: sysinfo::get_current_pid().ok(),
+        }
+    }
+
+    fn sample(&mut self) -> (f64, u64) {
+        let Some(pid) = self.pid else { return (0.0, 0) };
+        self.system.refresh_processes_specifics(
+            sysinfo::ProcessesToUpdate::Some(&[pid]),
+            true,
+            sysinfo::ProcessRefreshKind::nothing().with_cpu().with_memory(),
+        );
+        match self.system.process(pid) {
+            Some(p) => (f64::from(p.cpu_usage()), p.memory()),
+            None => (0.0, 0),
+        }
+    }
+}
+
+/// SIGINT and SIGTERM.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        Signals {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+        }
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        let term = async {
+            match self.term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: quitting"),
+            _ = term => tracing::info!("SIGTERM: quitting"),
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Harness for the end-to-end tests: a real Locust master (installed by
+//! `scripts/install-locust`), the example workers built by `cargo test`, their outputs.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const LOCUST_VERSION: &str = "2.47.0";
+
+/// The pinned Locust; a missing one fails the test (CI installs it with scripts/install-locust).
+pub fn locust() -> PathBuf {
+    let path = std::env::var_os("BOOMER_LOCUST").map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!(".venv/locust-{LOCUST_VERSION}/bin/locust"))
+    });
+    assert!(
+        path.exists(),
+        "Locust not found at {}: run scripts/install-locust (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// An example binary built by `cargo test`.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run the tests with `cargo test` (which builds the examples)",
+        path.display()
+    );
+    path
+}
+
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A scratch directory for one test's outputs.
+pub fn scratch(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{test}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// A child process whose stdout/stderr go to files, killed when dropped.
+pub struct Proc {
+    pub name: String,
+    child: Option<Child>,
+    pub log: PathBuf,
+    exit: Option<mpsc::Receiver<ExitStatus>>,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, mut cmd: Command, dir: &Path) -> Proc {
+        let log = dir.join(format!("{name}.log"));
+        let out = fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        cmd.stdout(Stdio::from(out)).stderr(Stdio::from(err)).stdin(Stdio::null());
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc { name: name.to_string(), child: Some(child), log, exit: None }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Waits for the process to exit (on a thread blocked in wait(), no polling).
+    pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        if self.exit.is_none() {
+            let mut child = self.child.take().expect("child");
+            let (tx, rx) = mpsc::channel();
+            let pid = child.id();
+            std::thread::spawn(move || {
+                if let Ok(status) = child.wait() {
+                    let _ = tx.send(status);
+                }
+            });
+            self.exit = Some(rx);
+            self.child = None;
+            let _ = pid;
+        }
+        match self.exit.as_ref().expect("receiver").recv_timeout(timeout) {
+            Ok(status) => status,
+            Err(_) => panic!("{} did not exit within {timeout:?}; its log:\n{}", self.name, self.output()),
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status();
+        assert!(status.map(|s| s.success()).unwrap_or(false), "kill -{sig} failed");
+    }
+
+    pub fn output(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A Locust master on 127.0.0.1.
+pub fn master(dir: &Path, locustfile: &str, port: u16, args: &[&str]) -> Proc {
+    let mut cmd = Command::new(locust());
+    cmd.arg("-f")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(locustfile))
+        .args(["--master", "--master-bind-host", "127.0.0.1"])
+        .args(["--master-bind-port", &port.to_string()])
+        .args(args)
+        .current_dir(dir);
+    Proc::spawn("master", cmd, dir)
+}
+
+/// An example worker joining the master on `port`.
+pub fn worker(dir: &Path, example_name: &str, port: u16, env: &[(&str, &str)], args: &[&str]) -> Proc {
+    let mut cmd = Command::new(example(example_name));
+    cmd.args(["--master-host", "127.0.0.1", "--master-port", &port.to_string()])
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir);
+    Proc::spawn(&format!("worker-{example_name}"), cmd, dir)
+}
+
+/// A CSV file as rows of fields (quotes handled as Python's csv module writes them).
+pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', true) => quoted = false,
+            ('"', false) if field.is_empty() => quoted = true,
+            (',', false) => row.push(std::mem::take(&mut field)),
+            ('\r', false) => {}
+            ('\n', false) => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (c, _) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+/// The rows of a CSV keyed by header name.
+pub fn csv_records(path: &Path) -> Vec<HashMap<String, String>> {
+    let rows = read_csv(path);
+    let header = rows.first().cloned().unwrap_or_default();
+    rows.into_iter()
+        .skip(1)
+        .map(|r| header.iter().cloned().zip(r).collect())
+        .collect()
+}
+
+/// A minimal HTTP/1.1 request to the master's web UI on 127.0.0.1; returns (status, body).
+pub fn http(port: u16, method: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let body: String = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace(':', "%3A").replace('/', "%2F")))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the web UI");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).expect("send request");
+    let mut resp = String::new();
+    stream.read_to_string(&mut resp).expect("read response");
+    let status = resp.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// Polls `probe` until it returns Some, or panics after `timeout` with `what`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,168 @@
+//! End-to-end: the example workers against a real Locust master on 127.0.0.1, checked
+//! through what the master reports (its CSV files, its log, its web API, its exit code).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const RUN: Duration = Duration::from_secs(60);
+
+/// The CSV row the master must show for `RECORDER_TOTAL` requests of the recorder worker
+/// (see tests/workers/recorder.rs): counts, failures, median, average, min, max, content
+/// size, then the percentiles 50 .. 100.
+fn assert_recorder_row(row: &std::collections::HashMap<String, String>, total: u64) {
+    let failures = total / 20;
+    let expect = [
+        ("Request Count", total.to_string()),
+        ("Failure Count", failures.to_string()),
+        ("Median Response Time", "20".into()),
+        ("Average Response Time", "100.5".into()),
+        ("Min Response Time", "10".into()),
+        ("Max Response Time", "1200".into()),
+        ("Average Content Size", "95.0".into()),
+        ("50%", "20".into()),
+        ("66%", "45".into()),
+        ("75%", "45".into()),
+        ("80%", "150".into()),
+        ("90%", "150".into()),
+        ("95%", "1200".into()),
+        ("98%", "1200".into()),
+        ("99%", "1200".into()),
+        ("99.9%", "1200".into()),
+        ("100%", "1200".into()),
+    ];
+    for (column, want) in expect {
+        assert_eq!(row.get(column), Some(&want), "column {column:?} of {row:?}");
+    }
+}
+
+#[test]
+fn recorded_times_reach_the_master_exactly() {
+    let dir = scratch("recorded");
+    let port = free_port();
+    let mut master = master(
+        &dir,
+        "examples/locustfile.py",
+        port,
+        &[
+            "--headless", "-u", "4", "-r", "4", "-t", "5s", "--expect-workers", "1",
+            "--expect-workers-max-wait", "30", "--csv", "run", "--exit-code-on-error", "0",
+        ],
+    );
+    let mut worker = worker(&dir, "e2e_recorder", port, &[("RECORDER_TOTAL", "1000")], &[]);
+    let status = master.wait(RUN);
+    assert_eq!(status.code(), Some(0), "master log:\n{}", master.output());
+    let wstatus = worker.wait(Duration::from_secs(10));
+    assert_eq!(wstatus.code(), Some(0), "worker log:\n{}", worker.output());
+
+    let stats = csv_records(&dir.join("run_stats.csv"));
+    let rust = stats.iter().find(|r| r["Name"] == "/rust").expect("a /rust row");
+    assert_eq!(rust["Type"], "GET");
+    assert_recorder_row(rust, 1000);
+    let total = stats.iter().find(|r| r["Name"] == "Aggregated").expect("the Aggregated row");
+    assert_recorder_row(total, 1000);
+
+    let failures = csv_records(&dir.join("run_failures.csv"));
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["Method"], "GET");
+    assert_eq!(failures[0]["Name"], "/rust");
+    assert_eq!(failures[0]["Error"], "boom");
+    assert_eq!(failures[0]["Occurrences"], "50");
+    let exceptions = read_csv(&dir.join("run_exceptions.csv"));
+    assert_eq!(exceptions.len(), 1, "no exception expected: {exceptions:?}");
+
+    let log = master.output();
+    assert!(log.contains("All users spawned"), "{log}");
+    assert!(!log.contains("Traceback"), "{log}");
+    assert!(!log.contains("Unknown message type"), "{log}");
+}
+
+#[test]
+fn custom_messages_round_trip() {
+    let dir = scratch("custom");
+    let port = free_port();
+    let mut master = master(
+        &dir,
+        "examples/custom_message.py",
+        port,
+        &["--headless", "-u", "2", "-r", "2", "-t", "4s", "--expect-workers", "1", "--expect-workers-max-wait", "30"],
+    );
+    let mut worker = worker(&dir, "custom_message", port, &[], &[]);
+    let status = master.wait(RUN);
+    let log = master.output();
+    // Exit code 0: no failure and no exception in any master handler.
+    assert_eq!(status.code(), Some(0), "master log:\n{log}");
+    assert_eq!(worker.wait(Duration::from_secs(10)).code(), Some(0), "{}", worker.output());
+    assert!(
+        log.contains(": worker 0 got users user0,user1,user2"),
+        "the JSON string message did not come back:\n{log}\nworker:\n{}",
+        worker.output()
+    );
+    assert!(
+        log.contains(": worker 0 got tags a,b"),
+        "the map message did not come back:\n{log}\nworker:\n{}",
+        worker.output()
+    );
+}
+
+fn aggregated_requests(web: u16) -> Option<(u64, String, Vec<serde_json::Value>)> {
+    let (code, body) = http(web, "GET", "/stats/requests", &[]);
+    if code != 200 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let total = v["stats"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == "Aggregated")
+        .and_then(|e| e["num_requests"].as_u64())
+        .unwrap_or(0);
+    let state = v["state"].as_str()?.to_string();
+    let workers = v["workers"].as_array()?.clone();
+    Some((total, state, workers))
+}
+
+#[test]
+fn stop_then_start_counts_each_run() {
+    let dir = scratch("stopstart");
+    let port = free_port();
+    let web = free_port();
+    let mut master = master(
+        &dir,
+        "examples/locustfile.py",
+        port,
+        &["--web-host", "127.0.0.1", "--web-port", &web.to_string(), "--csv", "run", "--exit-code-on-error", "0"],
+    );
+    let mut worker = worker(&dir, "e2e_recorder", port, &[("RECORDER_TOTAL", "500")], &[]);
+    let worker_is = |state: &'static str| {
+        move || {
+            aggregated_requests(web)
+                .filter(|(_, _, w)| w.len() == 1 && w[0]["state"] == state)
+                .map(|_| ())
+        }
+    };
+    wait_for("the worker to be ready", RUN, worker_is("ready"));
+
+    for run in 1..=2 {
+        let (code, body) = http(web, "POST", "/swarm", &[("user_count", "3"), ("spawn_rate", "3"), ("host", "http://127.0.0.1:9")]);
+        assert_eq!(code, 200, "{body}");
+        wait_for(&format!("run {run} to count 500 requests"), RUN, || {
+            aggregated_requests(web).filter(|(n, _, _)| *n >= 500).map(|_| ())
+        });
+        let (code, _) = http(web, "POST", "/stop", &[]);
+        assert_eq!(code, 200);
+        wait_for("the worker to be ready again", RUN, worker_is("ready"));
+        let (n, state, workers) = aggregated_requests(web).expect("stats");
+        assert_eq!(n, 500, "run {run}: state {state}, workers {workers:?}");
+        assert_eq!(workers[0]["user_count"], 0, "run {run}: {workers:?}");
+    }
+    master.signal("TERM");
+    let status = master.wait(RUN);
+    assert_eq!(status.code(), Some(0), "master log:\n{}", master.output());
+    assert_eq!(worker.wait(Duration::from_secs(10)).code(), Some(0), "{}", worker.output());
+    let stats = csv_records(&dir.join("run_stats.csv"));
+    let total = stats.iter().find(|r| r["Name"] == "Aggregated").expect("Aggregated row");
+    assert_recorder_row(total, 500);
+}

@@ -1,0 +1,4 @@
+#[boomer::on(stop = "now")]
+fn handler() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[boomer::on(stop)]
+fn handler<T: Default>() {
+    let _ = T::default();
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[boomer::on(message = "")]
+fn handler() {}
+
+fn main() {}

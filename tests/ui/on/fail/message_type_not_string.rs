@@ -1,0 +1,4 @@
+#[boomer::on(message = user_defined)]
+fn handler() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[boomer::on(message)]
+fn handler(message: &boomer::CustomMessage) {
+    let _ = message;
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[boomer::on]
+fn handler() {}
+
+fn main() {}

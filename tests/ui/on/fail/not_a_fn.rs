@@ -1,0 +1,4 @@
+#[boomer::on(stop)]
+static STOPPED: bool = false;
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[boomer::on(connected)]
+fn handler() -> Result<(), String> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[boomer::on(spawn)]
+async fn handler(event: &boomer::CustomMessage) {
+    let _ = event;
+}
+
+fn main() {}

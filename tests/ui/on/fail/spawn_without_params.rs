@@ -1,0 +1,4 @@
+#[boomer::on(spawn)]
+fn handler() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[boomer::on(stop, quit)]
+fn handler() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[boomer::on(spwan)]
+fn handler() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[boomer::task(blocking)]
+async fn task() {}
+
+fn main() {}

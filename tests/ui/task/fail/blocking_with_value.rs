@@ -1,0 +1,4 @@
+#[boomer::task(blocking = true)]
+fn task() {}
+
+fn main() {}

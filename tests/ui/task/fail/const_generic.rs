@@ -1,0 +1,4 @@
+#[boomer::task]
+fn task<const N: usize>() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[boomer::task(weight = 1, weight = 2)]
+fn task() {}
+
+fn main() {}

@@ -1,0 +1,9 @@
+#[derive(Debug)]
+struct NotDisplay;
+
+#[boomer::task]
+fn task() -> Result<(), NotDisplay> {
+    Err(NotDisplay)
+}
+
+fn main() {}

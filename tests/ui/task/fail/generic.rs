@@ -1,0 +1,6 @@
+#[boomer::task]
+fn task<T: Default>() {
+    let _ = T::default();
+}
+
+fn main() {}

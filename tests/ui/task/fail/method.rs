@@ -1,0 +1,8 @@
+struct User;
+
+impl User {
+    #[boomer::task]
+    fn task(&self) {}
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[boomer::task(name = "")]
+fn task() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[boomer::task(name = login)]
+fn task() {}
+
+fn main() {}

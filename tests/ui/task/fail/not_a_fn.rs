@@ -1,0 +1,4 @@
+#[boomer::task]
+struct Task;
+
+fn main() {}

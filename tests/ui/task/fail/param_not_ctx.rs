@@ -1,0 +1,6 @@
+#[boomer::task]
+fn task(count: u32) {
+    let _ = count;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[boomer::task]
+fn task(ctx: &boomer::Ctx) {
+    let _ = ctx;
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[boomer::task(tags = "auth")]
+fn task() {}
+
+fn main() {}

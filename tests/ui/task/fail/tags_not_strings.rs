@@ -1,0 +1,4 @@
+#[boomer::task(tags = ["auth", slow])]
+fn task() {}
+
+fn main() {}

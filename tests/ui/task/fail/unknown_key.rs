@@ -1,0 +1,4 @@
+#[boomer::task(wieght = 3)]
+fn task() {}
+
+fn main() {}

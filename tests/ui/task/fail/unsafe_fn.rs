@@ -1,0 +1,4 @@
+#[boomer::task]
+unsafe fn task() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[boomer::task(weight = -1)]
+fn task() {}
+
+fn main() {}

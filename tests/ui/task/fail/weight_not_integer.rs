@@ -1,0 +1,4 @@
+#[boomer::task(weight = "10")]
+fn task() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[boomer::task(weight)]
+fn task() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[boomer::task(weight = 0)]
+fn task() {}
+
+fn main() {}

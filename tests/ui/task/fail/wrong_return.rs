@@ -1,0 +1,6 @@
+#[boomer::task]
+fn task() -> u32 {
+    42
+}
+
+fn main() {}
