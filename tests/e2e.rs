@@ -47,7 +47,7 @@ fn recorded_times_reach_the_master_exactly() {
         "examples/locustfile.py",
         port,
         &[
-            "--headless", "-u", "4", "-r", "4", "-t", "5s", "--expect-workers", "1",
+            "--headless", "--only-summary", "-u", "4", "-r", "4", "-t", "5s", "--expect-workers", "1",
             "--expect-workers-max-wait", "30", "--csv", "run", "--exit-code-on-error", "0",
         ],
     );
@@ -87,7 +87,7 @@ fn custom_messages_round_trip() {
         &dir,
         "examples/custom_message.py",
         port,
-        &["--headless", "-u", "2", "-r", "2", "-t", "4s", "--expect-workers", "1", "--expect-workers-max-wait", "30"],
+        &["--headless", "--only-summary", "-u", "2", "-r", "2", "-t", "4s", "--expect-workers", "1", "--expect-workers-max-wait", "30"],
     );
     let mut worker = worker(&dir, "custom_message", port, &[], &[]);
     let status = master.wait(RUN);

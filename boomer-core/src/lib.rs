@@ -135,7 +135,8 @@ impl Builder {
                 let control = tokio::runtime::Builder::new_current_thread().enable_all().build();
                 match control {
                     Ok(control) => {
-                        let exit = control.block_on(worker::Worker::new(opts, users, bus, host).run());
+                        let exit = control
+                            .block_on(async move { worker::Worker::new(opts, users, bus, host).run().await });
                         let _ = tx.send(Ok(exit));
                     }
                     Err(e) => {

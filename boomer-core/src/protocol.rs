@@ -43,10 +43,14 @@ pub enum DecodeError {
     },
 }
 
+/// Nesting deeper than this is refused: Locust's own messages are 4 levels deep, and a
+/// recursive decoder must not let a hostile frame exhaust the control thread's stack.
+const MAX_DEPTH: usize = 64;
+
 /// Decodes one frame into an envelope.
 pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
     let mut rd = bytes;
-    let value = rmpv::decode::read_value(&mut rd)?;
+    let value = rmpv::decode::read_value_with_max_depth(&mut rd, MAX_DEPTH)?;
     if !rd.is_empty() {
         return Err(DecodeError::Trailing(rd.len()));
     }
