@@ -47,21 +47,47 @@ fn recorded_times_reach_the_master_exactly() {
         "examples/locustfile.py",
         port,
         &[
-            "--headless", "--only-summary", "-u", "4", "-r", "4", "-t", "5s", "--expect-workers", "1",
-            "--expect-workers-max-wait", "30", "--csv", "run", "--exit-code-on-error", "0",
+            "--headless",
+            "--only-summary",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "5s",
+            "--expect-workers",
+            "1",
+            "--expect-workers-max-wait",
+            "30",
+            "--csv",
+            "run",
+            "--exit-code-on-error",
+            "0",
         ],
     );
-    let mut worker = worker(&dir, "e2e_recorder", port, &[("RECORDER_TOTAL", "1000")], &[]);
+    let mut worker = worker(
+        &dir,
+        "e2e_recorder",
+        port,
+        &[("RECORDER_TOTAL", "1000")],
+        &[],
+    );
     let status = master.wait(RUN);
     assert_eq!(status.code(), Some(0), "master log:\n{}", master.output());
     let wstatus = worker.wait(Duration::from_secs(10));
     assert_eq!(wstatus.code(), Some(0), "worker log:\n{}", worker.output());
 
     let stats = csv_records(&dir.join("run_stats.csv"));
-    let rust = stats.iter().find(|r| r["Name"] == "/rust").expect("a /rust row");
+    let rust = stats
+        .iter()
+        .find(|r| r["Name"] == "/rust")
+        .expect("a /rust row");
     assert_eq!(rust["Type"], "GET");
     assert_recorder_row(rust, 1000);
-    let total = stats.iter().find(|r| r["Name"] == "Aggregated").expect("the Aggregated row");
+    let total = stats
+        .iter()
+        .find(|r| r["Name"] == "Aggregated")
+        .expect("the Aggregated row");
     assert_recorder_row(total, 1000);
 
     let failures = csv_records(&dir.join("run_failures.csv"));
@@ -87,14 +113,32 @@ fn custom_messages_round_trip() {
         &dir,
         "examples/custom_message.py",
         port,
-        &["--headless", "--only-summary", "-u", "2", "-r", "2", "-t", "4s", "--expect-workers", "1", "--expect-workers-max-wait", "30"],
+        &[
+            "--headless",
+            "--only-summary",
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "4s",
+            "--expect-workers",
+            "1",
+            "--expect-workers-max-wait",
+            "30",
+        ],
     );
     let mut worker = worker(&dir, "custom_message", port, &[], &[]);
     let status = master.wait(RUN);
     let log = master.output();
     // Exit code 0: no failure and no exception in any master handler.
     assert_eq!(status.code(), Some(0), "master log:\n{log}");
-    assert_eq!(worker.wait(Duration::from_secs(10)).code(), Some(0), "{}", worker.output());
+    assert_eq!(
+        worker.wait(Duration::from_secs(10)).code(),
+        Some(0),
+        "{}",
+        worker.output()
+    );
     assert!(
         log.contains(": worker 0 got users user0,user1,user2"),
         "the JSON string message did not come back:\n{log}\nworker:\n{}",
@@ -133,9 +177,24 @@ fn stop_then_start_counts_each_run() {
         &dir,
         "examples/locustfile.py",
         port,
-        &["--web-host", "127.0.0.1", "--web-port", &web.to_string(), "--csv", "run", "--exit-code-on-error", "0"],
+        &[
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            &web.to_string(),
+            "--csv",
+            "run",
+            "--exit-code-on-error",
+            "0",
+        ],
     );
-    let mut worker = worker(&dir, "e2e_recorder", port, &[("RECORDER_TOTAL", "500")], &[]);
+    let mut worker = worker(
+        &dir,
+        "e2e_recorder",
+        port,
+        &[("RECORDER_TOTAL", "500")],
+        &[],
+    );
     let worker_is = |state: &'static str| {
         move || {
             aggregated_requests(web)
@@ -146,10 +205,22 @@ fn stop_then_start_counts_each_run() {
     wait_for("the worker to be ready", RUN, worker_is("ready"));
 
     for run in 1..=2 {
-        let (code, body) = http(web, "POST", "/swarm", &[("user_count", "3"), ("spawn_rate", "3"), ("host", "http://127.0.0.1:9")]);
+        let (code, body) = http(
+            web,
+            "POST",
+            "/swarm",
+            &[
+                ("user_count", "3"),
+                ("spawn_rate", "3"),
+                ("host", "http://127.0.0.1:9"),
+            ],
+        );
         assert_eq!(code, 200, "{body}");
+        // The master clears its stats before it leaves "stopped"/"ready" for this run.
         wait_for(&format!("run {run} to count 500 requests"), RUN, || {
-            aggregated_requests(web).filter(|(n, _, _)| *n >= 500).map(|_| ())
+            aggregated_requests(web)
+                .filter(|(n, state, _)| *n >= 500 && (state == "running" || state == "spawning"))
+                .map(|_| ())
         });
         let (code, _) = http(web, "POST", "/stop", &[]);
         assert_eq!(code, 200);
@@ -161,8 +232,16 @@ fn stop_then_start_counts_each_run() {
     master.signal("TERM");
     let status = master.wait(RUN);
     assert_eq!(status.code(), Some(0), "master log:\n{}", master.output());
-    assert_eq!(worker.wait(Duration::from_secs(10)).code(), Some(0), "{}", worker.output());
+    assert_eq!(
+        worker.wait(Duration::from_secs(10)).code(),
+        Some(0),
+        "{}",
+        worker.output()
+    );
     let stats = csv_records(&dir.join("run_stats.csv"));
-    let total = stats.iter().find(|r| r["Name"] == "Aggregated").expect("Aggregated row");
+    let total = stats
+        .iter()
+        .find(|r| r["Name"] == "Aggregated")
+        .expect("Aggregated row");
     assert_recorder_row(total, 500);
 }

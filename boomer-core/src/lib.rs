@@ -132,11 +132,14 @@ impl Builder {
         std::thread::Builder::new()
             .name("boomer-control".into())
             .spawn(move || {
-                let control = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                let control = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
                 match control {
                     Ok(control) => {
-                        let exit = control
-                            .block_on(async move { worker::Worker::new(opts, users, bus, host).run().await });
+                        let exit = control.block_on(async move {
+                            worker::Worker::new(opts, users, bus, host).run().await
+                        });
                         let _ = tx.send(Ok(exit));
                     }
                     Err(e) => {
@@ -197,7 +200,10 @@ pub fn run_main(builder: Builder) -> ExitCode {
     use clap::Parser;
     let options = Options::parse();
     init_logging(&options.loglevel);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the tokio runtime: {e}");
@@ -221,8 +227,10 @@ pub fn init_logging(level: &str) {
         eprintln!("unknown log level {level:?}; using info");
         EnvFilter::new("info")
     });
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -55,21 +55,38 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
         return Err(DecodeError::Trailing(rd.len()));
     }
     let Value::Array(items) = value else {
-        return Err(DecodeError::Envelope(format!("a {} instead of an array", kind_of(&value))));
+        return Err(DecodeError::Envelope(format!(
+            "a {} instead of an array",
+            kind_of(&value)
+        )));
     };
-    let [kind, data, node_id]: [Value; 3] = items
-        .try_into()
-        .map_err(|v: Vec<Value>| DecodeError::Envelope(format!("{} elements instead of 3", v.len())))?;
+    let [kind, data, node_id]: [Value; 3] = items.try_into().map_err(|v: Vec<Value>| {
+        DecodeError::Envelope(format!("{} elements instead of 3", v.len()))
+    })?;
     let kind = match kind {
         Value::String(s) if s.is_str() => s.into_str().unwrap_or_default(),
-        other => return Err(DecodeError::Envelope(format!("type is a {}", kind_of(&other)))),
+        other => {
+            return Err(DecodeError::Envelope(format!(
+                "type is a {}",
+                kind_of(&other)
+            )))
+        }
     };
     let node_id = match node_id {
         Value::String(s) => s.into_str().unwrap_or_default(),
         Value::Nil => String::new(),
-        other => return Err(DecodeError::Envelope(format!("node_id is a {}", kind_of(&other)))),
+        other => {
+            return Err(DecodeError::Envelope(format!(
+                "node_id is a {}",
+                kind_of(&other)
+            )))
+        }
     };
-    Ok(Envelope { kind, data, node_id })
+    Ok(Envelope {
+        kind,
+        data,
+        node_id,
+    })
 }
 
 /// Encodes `[kind, data, node_id]`.
@@ -182,7 +199,9 @@ fn parse_spawn(data: &Value) -> Result<FromMaster, String> {
         None | Some(Value::Nil) => None,
         Some(_) => return Err("host is not a string".into()),
     };
-    let stop_timeout = map_get(data, "stop_timeout").and_then(as_f64).unwrap_or(0.0);
+    let stop_timeout = map_get(data, "stop_timeout")
+        .and_then(as_f64)
+        .unwrap_or(0.0);
     let mut options = BTreeMap::new();
     if let Some(Value::Map(pairs)) = map_get(data, "parsed_options") {
         for (k, v) in pairs {
@@ -299,7 +318,10 @@ mod tests {
     const NODE: &str = "host_0123456789abcdef0123456789abcdef";
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/{name}.msgpack", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/tests/fixtures/{name}.msgpack",
+            env!("CARGO_MANIFEST_DIR")
+        );
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
@@ -313,7 +335,10 @@ mod tests {
     fn decodes_every_master_message_python_packs() {
         assert!(matches!(parse("ack"), FromMaster::Ack { index: Some(3) }));
         assert!(matches!(parse("ack_nil"), FromMaster::Ack { index: None }));
-        assert!(matches!(parse("spawning_complete"), FromMaster::SpawningComplete { user_count: 3 }));
+        assert!(matches!(
+            parse("spawning_complete"),
+            FromMaster::SpawningComplete { user_count: 3 }
+        ));
         assert!(matches!(parse("stop"), FromMaster::Stop));
         assert!(matches!(parse("quit"), FromMaster::Quit));
         assert!(matches!(parse("heartbeat"), FromMaster::Heartbeat));
@@ -322,7 +347,9 @@ mod tests {
 
     #[test]
     fn decodes_spawn_with_loose_numbers() {
-        let FromMaster::Spawn { timestamp, event } = parse("spawn") else { panic!("not a spawn") };
+        let FromMaster::Spawn { timestamp, event } = parse("spawn") else {
+            panic!("not a spawn")
+        };
         assert_eq!(timestamp, 1795888084.7012);
         assert_eq!(event.user_classes_count().get("RustUser"), Some(&3));
         assert_eq!(event.user_classes_count().get("Other"), Some(&0));
@@ -330,7 +357,9 @@ mod tests {
         assert_eq!(event.host(), None);
         assert_eq!(event.spawn_rate(), 2.5);
         assert_eq!(event.option::<String>("my_arg").as_deref(), Some("x"));
-        let FromMaster::Spawn { timestamp, event } = parse("spawn_int_fields") else { panic!("not a spawn") };
+        let FromMaster::Spawn { timestamp, event } = parse("spawn_int_fields") else {
+            panic!("not a spawn")
+        };
         assert_eq!(timestamp, 1795888090.0);
         assert_eq!(event.host(), Some("http://127.0.0.1:8080"));
         assert_eq!(event.stop_timeout(), 5.0);
@@ -340,10 +369,14 @@ mod tests {
 
     #[test]
     fn custom_payloads_of_any_shape_arrive_intact() {
-        let FromMaster::Custom(m) = parse("custom_str") else { panic!() };
+        let FromMaster::Custom(m) = parse("custom_str") else {
+            panic!()
+        };
         assert_eq!(m.kind(), "user_defined");
         assert_eq!(m.decode::<String>().unwrap(), r#"{"worker": 0}"#);
-        let FromMaster::Custom(m) = parse("custom_map") else { panic!() };
+        let FromMaster::Custom(m) = parse("custom_map") else {
+            panic!()
+        };
         #[derive(serde::Deserialize)]
         struct Body {
             worker: u32,
@@ -351,10 +384,17 @@ mod tests {
             nested: std::collections::HashMap<String, f64>,
         }
         let body: Body = m.decode().unwrap();
-        assert_eq!((body.worker, body.tags, body.nested["x"]), (1, vec!["a".into(), "b".into()], 1.5));
-        let FromMaster::Custom(m) = parse("custom_bin") else { panic!() };
+        assert_eq!(
+            (body.worker, body.tags, body.nested["x"]),
+            (1, vec!["a".into(), "b".into()], 1.5)
+        );
+        let FromMaster::Custom(m) = parse("custom_bin") else {
+            panic!()
+        };
         assert_eq!(m.data().as_slice(), Some(&[0u8, 1, 255][..]));
-        let FromMaster::Custom(m) = parse("custom_list") else { panic!() };
+        let FromMaster::Custom(m) = parse("custom_list") else {
+            panic!()
+        };
         assert_eq!(
             m.data(),
             &Value::Array(vec![1.into(), "two".into(), Value::Nil, 3.5.into()])
@@ -363,15 +403,28 @@ mod tests {
 
     #[test]
     fn encodes_what_a_python_worker_sends_byte_for_byte() {
-        assert_eq!(encode("client_ready", &CLIENT_READY_VERSION, NODE), fixture("out_client_ready"));
-        let hb = Heartbeat { state: WorkerState::Running, current_cpu_usage: 1.5, current_memory_usage: 12345678 };
+        assert_eq!(
+            encode("client_ready", &CLIENT_READY_VERSION, NODE),
+            fixture("out_client_ready")
+        );
+        let hb = Heartbeat {
+            state: WorkerState::Running,
+            current_cpu_usage: 1.5,
+            current_memory_usage: 12345678,
+        };
         assert_eq!(encode("heartbeat", &hb, NODE), fixture("out_heartbeat"));
         let done = SpawningComplete {
             user_classes_count: [("RustUser".to_string(), 3)].into(),
             user_count: 3,
         };
-        assert_eq!(encode("spawning_complete", &done, NODE), fixture("out_spawning_complete"));
-        let exc = Exception { msg: "boom".into(), traceback: "panic in task t:\nboom".into() };
+        assert_eq!(
+            encode("spawning_complete", &done, NODE),
+            fixture("out_spawning_complete")
+        );
+        let exc = Exception {
+            msg: "boom".into(),
+            traceback: "panic in task t:\nboom".into(),
+        };
         assert_eq!(encode("exception", &exc, NODE), fixture("out_exception"));
     }
 
@@ -399,7 +452,10 @@ mod tests {
     #[test]
     fn malformed_msgpack_is_an_error() {
         assert!(decode(&[0xc1]).is_err());
-        assert!(matches!(decode(&[0x93, 0xa1]), Err(DecodeError::Msgpack(_))));
+        assert!(matches!(
+            decode(&[0x93, 0xa1]),
+            Err(DecodeError::Msgpack(_))
+        ));
         assert!(matches!(decode(&[]), Err(DecodeError::Msgpack(_))));
         // A 4-billion-element array header with no elements must not allocate or hang.
         assert!(decode(&[0xdd, 0xff, 0xff, 0xff, 0xff]).is_err());
@@ -419,11 +475,20 @@ mod tests {
     fn wrong_envelopes_are_errors() {
         let two = pack(&Value::Array(vec!["quit".into(), Value::Nil]));
         assert!(matches!(decode(&two), Err(DecodeError::Envelope(_))));
-        let four = pack(&Value::Array(vec!["quit".into(), Value::Nil, NODE.into(), Value::Nil]));
+        let four = pack(&Value::Array(vec![
+            "quit".into(),
+            Value::Nil,
+            NODE.into(),
+            Value::Nil,
+        ]));
         assert!(matches!(decode(&four), Err(DecodeError::Envelope(_))));
         let not_array = pack(&map(vec![("type", "quit".into())]));
         assert!(matches!(decode(&not_array), Err(DecodeError::Envelope(_))));
-        let bin_type = pack(&Value::Array(vec![Value::Binary(b"quit".to_vec()), Value::Nil, NODE.into()]));
+        let bin_type = pack(&Value::Array(vec![
+            Value::Binary(b"quit".to_vec()),
+            Value::Nil,
+            NODE.into(),
+        ]));
         assert!(matches!(decode(&bin_type), Err(DecodeError::Envelope(_))));
         let int_node = pack(&Value::Array(vec!["quit".into(), Value::Nil, 5.into()]));
         assert!(matches!(decode(&int_node), Err(DecodeError::Envelope(_))));
@@ -440,22 +505,47 @@ mod tests {
             Value::Nil,
             Value::from("spawn"),
             map(vec![("user_classes_count", good_counts())]),
-            map(vec![("timestamp", "soon".into()), ("user_classes_count", good_counts())]),
+            map(vec![
+                ("timestamp", "soon".into()),
+                ("user_classes_count", good_counts()),
+            ]),
             map(vec![("timestamp", 1.0.into())]),
-            map(vec![("timestamp", 1.0.into()), ("user_classes_count", Value::Array(vec![]))]),
-            map(vec![("timestamp", 1.0.into()), ("user_classes_count", map(vec![("A", (-1).into())]))]),
-            map(vec![("timestamp", 1.0.into()), ("user_classes_count", map(vec![("A", 1.5.into())]))]),
-            map(vec![("timestamp", 1.0.into()), ("user_classes_count", map(vec![("A", "3".into())]))]),
-            map(vec![("timestamp", 1.0.into()), ("user_classes_count", good_counts()), ("host", 5.into())]),
+            map(vec![
+                ("timestamp", 1.0.into()),
+                ("user_classes_count", Value::Array(vec![])),
+            ]),
+            map(vec![
+                ("timestamp", 1.0.into()),
+                ("user_classes_count", map(vec![("A", (-1).into())])),
+            ]),
+            map(vec![
+                ("timestamp", 1.0.into()),
+                ("user_classes_count", map(vec![("A", 1.5.into())])),
+            ]),
+            map(vec![
+                ("timestamp", 1.0.into()),
+                ("user_classes_count", map(vec![("A", "3".into())])),
+            ]),
+            map(vec![
+                ("timestamp", 1.0.into()),
+                ("user_classes_count", good_counts()),
+                ("host", 5.into()),
+            ]),
             Value::Map(vec![(1.into(), 2.into())]),
         ];
         for data in cases {
             let result = parse_bytes(&envelope("spawn", data.clone()));
-            assert!(matches!(result, Err(DecodeError::Field { .. })), "{data} gave {result:?}");
+            assert!(
+                matches!(result, Err(DecodeError::Field { .. })),
+                "{data} gave {result:?}"
+            );
         }
         let odd = Value::Map(vec![
             ("timestamp".into(), 1.0.into()),
-            ("user_classes_count".into(), Value::Map(vec![(7.into(), 1.into())])),
+            (
+                "user_classes_count".into(),
+                Value::Map(vec![(7.into(), 1.into())]),
+            ),
         ]);
         assert!(parse_bytes(&envelope("spawn", odd)).is_err());
     }
@@ -472,10 +562,16 @@ mod tests {
             Ok(FromMaster::SpawningComplete { user_count: 0 })
         ));
         assert!(matches!(
-            parse_bytes(&envelope("update_user_class", map(vec![("user_class_name", "A".into())]))),
+            parse_bytes(&envelope(
+                "update_user_class",
+                map(vec![("user_class_name", "A".into())])
+            )),
             Ok(FromMaster::UpdateUserClass(_))
         ));
-        assert!(matches!(parse_bytes(&envelope("whatever", 1.into())), Ok(FromMaster::Custom(_))));
+        assert!(matches!(
+            parse_bytes(&envelope("whatever", 1.into())),
+            Ok(FromMaster::Custom(_))
+        ));
         // Extra keys and a nil host / stop_timeout / parsed_options are fine.
         let spawn = map(vec![
             ("timestamp", 2.into()),
@@ -485,6 +581,9 @@ mod tests {
             ("parsed_options", Value::Nil),
             ("extra", "ignored".into()),
         ]);
-        assert!(matches!(parse_bytes(&envelope("spawn", spawn)), Ok(FromMaster::Spawn { .. })));
+        assert!(matches!(
+            parse_bytes(&envelope("spawn", spawn)),
+            Ok(FromMaster::Spawn { .. })
+        ));
     }
 }

@@ -244,11 +244,11 @@ impl Entry {
         add_counts(&mut self.response_times, &other.response_times);
         add_counts(&mut self.num_reqs_per_sec, &other.num_reqs_per_sec);
         add_counts(&mut self.num_fail_per_sec, &other.num_fail_per_sec);
-        self.last_request_timestamp = match (self.last_request_timestamp, other.last_request_timestamp)
-        {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        self.last_request_timestamp =
+            match (self.last_request_timestamp, other.last_request_timestamp) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
         for (text, e) in &other.errors {
             self.errors
                 .entry(text.clone())
@@ -361,7 +361,10 @@ impl Window {
     }
 
     /// The `stats`, `stats_total` and `errors` parts of a worker report, in Locust's shape.
-    pub(crate) fn to_report(&self, start_time: f64) -> (Vec<EntryReport>, EntryReport, BTreeMap<String, ErrorReport>) {
+    pub(crate) fn to_report(
+        &self,
+        start_time: f64,
+    ) -> (Vec<EntryReport>, EntryReport, BTreeMap<String, ErrorReport>) {
         let stats = self
             .entries
             .iter()
@@ -435,7 +438,7 @@ pub(crate) struct Millis(pub u64);
 
 impl Serialize for Millis {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.0 % 1_000 == 0 {
+        if self.0.is_multiple_of(1_000) {
             s.serialize_u64(self.0 / 1_000)
         } else {
             s.serialize_f64(self.0 as f64 / 1_000.0)
@@ -486,8 +489,12 @@ pub fn python_repr(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (0x80..0xa0).contains(&(c as u32)) => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if (0x80..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -508,10 +515,29 @@ mod tests {
     fn buckets_round_half_to_even_as_python() {
         // The values checked against Python in locust-protocol.md §4.3.
         let cases = [
-            (0.5, 0), (1.5, 2), (2.5, 2), (99.5, 100), (105.0, 100), (115.0, 120), (125.0, 120),
-            (145.0, 140), (155.0, 160), (995.0, 1000), (1050.0, 1000), (1150.0, 1200),
-            (1250.0, 1200), (9950.0, 10000), (10500.0, 10000), (11500.0, 12000), (147.0, 150),
-            (3432.0, 3400), (58760.0, 59000), (0.0, 0), (99.499, 99), (12.5, 12), (13.5, 14),
+            (0.5, 0),
+            (1.5, 2),
+            (2.5, 2),
+            (99.5, 100),
+            (105.0, 100),
+            (115.0, 120),
+            (125.0, 120),
+            (145.0, 140),
+            (155.0, 160),
+            (995.0, 1000),
+            (1050.0, 1000),
+            (1150.0, 1200),
+            (1250.0, 1200),
+            (9950.0, 10000),
+            (10500.0, 10000),
+            (11500.0, 12000),
+            (147.0, 150),
+            (3432.0, 3400),
+            (58760.0, 59000),
+            (0.0, 0),
+            (99.499, 99),
+            (12.5, 12),
+            (13.5, 14),
         ];
         for (rt, want) in cases {
             assert_eq!(bucket_ms(ms(rt)), want, "bucket of {rt} ms");
@@ -523,8 +549,17 @@ mod tests {
         // locust-protocol.md §4.4: {10:30, 20:30, 45:20, 150:15, 1200:5}, n = 100.
         let rt: BTreeMap<u64, u64> = [(10, 30), (20, 30), (45, 20), (150, 15), (1200, 5)].into();
         let want = [
-            (0.5, 20), (0.66, 45), (0.75, 45), (0.8, 150), (0.9, 150), (0.95, 1200), (0.98, 1200),
-            (0.99, 1200), (0.999, 1200), (0.9999, 1200), (1.0, 1200),
+            (0.5, 20),
+            (0.66, 45),
+            (0.75, 45),
+            (0.8, 150),
+            (0.9, 150),
+            (0.95, 1200),
+            (0.98, 1200),
+            (0.99, 1200),
+            (0.999, 1200),
+            (0.9999, 1200),
+            (1.0, 1200),
         ];
         for (p, v) in want {
             assert_eq!(percentile(&rt, 100, p), v, "p{p}");
@@ -569,7 +604,10 @@ mod tests {
             user_classes_count: [("RustUser".to_string(), 3)].into(),
             user_count: 3,
         };
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/out_stats.msgpack");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/out_stats.msgpack"
+        );
         let want = std::fs::read(path).unwrap();
         let got = encode("stats", &report, "host_0123456789abcdef0123456789abcdef");
         if got != want {
@@ -595,9 +633,15 @@ mod tests {
         b.log(Duration::from_millis(1500), 7, 1700000002.0);
         window.add("POST".into(), "/b".into(), b);
         let t = window.total();
-        assert_eq!((t.num_requests, t.num_failures, t.total_content_length), (4, 1, 207));
+        assert_eq!(
+            (t.num_requests, t.num_failures, t.total_content_length),
+            (4, 1, 207)
+        );
         assert_eq!((t.min_us, t.max_us), (Some(10_000), 1_500_000));
-        assert_eq!(t.response_times, [(10, 1), (12, 1), (30, 1), (1500, 1)].into());
+        assert_eq!(
+            t.response_times,
+            [(10, 1), (12, 1), (30, 1), (1500, 1)].into()
+        );
         assert_eq!(t.response_times.values().sum::<u64>(), t.num_requests);
     }
 
@@ -634,9 +678,18 @@ mod tests {
         assert_eq!(e.num_requests, 40_000);
         assert_eq!(e.num_failures, 4_000);
         assert_eq!(e.total_content_length, 36_000);
-        assert_eq!(e.response_times, [(1, 10_000), (2, 10_000), (3, 10_000), (4, 10_000)].into());
+        assert_eq!(
+            e.response_times,
+            [(1, 10_000), (2, 10_000), (3, 10_000), (4, 10_000)].into()
+        );
         assert_eq!(e.errors["bad"].occurrences, 4_000);
         // Threads that exited leave no shard behind once drained.
-        assert_eq!(lock(&HUB.shards).iter().filter(|s| Arc::strong_count(s) == 1).count(), 0);
+        assert_eq!(
+            lock(&HUB.shards)
+                .iter()
+                .filter(|s| Arc::strong_count(s) == 1)
+                .count(),
+            0
+        );
     }
 }

@@ -27,7 +27,11 @@ pub(crate) struct Link {
 impl Link {
     /// Connects a new socket with identity `node_id` (the master routes by it), giving up
     /// after `timeout`.
-    pub(crate) async fn connect(endpoint: &str, node_id: &str, timeout: Duration) -> Result<Link, String> {
+    pub(crate) async fn connect(
+        endpoint: &str,
+        node_id: &str,
+        timeout: Duration,
+    ) -> Result<Link, String> {
         let mut opts = SocketOptions::default();
         let identity = node_id
             .parse::<PeerIdentity>()
@@ -46,7 +50,9 @@ impl Link {
         tokio::spawn(async move {
             while let Some(event) = monitor.next().await {
                 if let SocketEvent::Disconnected(_) = event {
-                    let _ = lost.send(LinkEvent::Lost("the master closed the connection".into())).await;
+                    let _ = lost
+                        .send(LinkEvent::Lost("the master closed the connection".into()))
+                        .await;
                     return;
                 }
             }
@@ -90,7 +96,10 @@ impl Link {
 /// The master sends exactly one frame per message; anything else is logged and dropped.
 fn frame_of(msg: ZmqMessage) -> Option<Vec<u8>> {
     if msg.len() != 1 {
-        tracing::warn!("dropped a message of {} frames from the master (expected 1)", msg.len());
+        tracing::warn!(
+            "dropped a message of {} frames from the master (expected 1)",
+            msg.len()
+        );
         return None;
     }
     msg.into_vec().into_iter().next().map(|b| b.to_vec())

@@ -127,7 +127,10 @@ impl Users {
             while running.len() < want {
                 let ctx = Ctx::new(self.next_id, self.host.clone());
                 self.next_id += 1;
-                running.push(self.rt.spawn(user_loop(ctx, self.table.clone(), self.gate.clone())));
+                running.push(
+                    self.rt
+                        .spawn(user_loop(ctx, self.table.clone(), self.gate.clone())),
+                );
             }
         }
     }

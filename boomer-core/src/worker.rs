@@ -52,6 +52,7 @@ pub(crate) struct Worker {
     node_id: String,
     state: WorkerState,
     acked: bool,
+    ready_sent: Instant,
     users: Users,
     bus: EventBus,
     host: Arc<HostCell>,
@@ -74,6 +75,7 @@ impl Worker {
             opts,
             state: WorkerState::Ready,
             acked: false,
+            ready_sent: Instant::now(),
             users,
             bus,
             host,
@@ -116,16 +118,18 @@ impl Worker {
             match self.session(&mut link).await {
                 SessionEnd::Exit(exit) => return exit,
                 SessionEnd::Reconnect => {
-                    tracing::warn!("rebuilding the connection to the master as {}", self.node_id);
+                    tracing::warn!(
+                        "rebuilding the connection to the master as {}",
+                        self.node_id
+                    );
                 }
             }
         }
     }
 
     async fn session(&mut self, link: &mut crate::transport::Link) -> SessionEnd {
-        self.acked = false;
         self.last_master_heartbeat = None;
-        self.send(link, "client_ready", &protocol::CLIENT_READY_VERSION).await;
+        self.client_ready(link).await;
         while let Some(frame) = self.pending.pop_front() {
             if let Err((frame, e)) = link.send(frame).await {
                 self.pending.push_front(frame);
@@ -135,8 +139,6 @@ impl Worker {
         }
         let mut heartbeat = ticker(HEARTBEAT_INTERVAL);
         let mut report = ticker(REPORT_INTERVAL);
-        let mut ready_retry = ticker(CLIENT_READY_RETRY);
-        ready_retry.reset();
         loop {
             tokio::select! {
                 event = link.next() => match event {
@@ -156,17 +158,17 @@ impl Worker {
                     }
                 }
                 _ = report.tick() => self.report(link).await,
-                _ = ready_retry.tick(), if !self.acked => {
-                    tracing::info!("no ack from the master yet; sending client_ready again");
-                    self.send(link, "client_ready", &protocol::CLIENT_READY_VERSION).await;
-                }
                 Some(out) = self.outbox.recv() => self.send_outgoing(link, out).await,
                 _ = self.signals.recv() => return SessionEnd::Exit(self.quit(Some(link), Exit::Signal).await),
             }
         }
     }
 
-    async fn on_frame(&mut self, link: &mut crate::transport::Link, bytes: &[u8]) -> Option<SessionEnd> {
+    async fn on_frame(
+        &mut self,
+        link: &mut crate::transport::Link,
+        bytes: &[u8],
+    ) -> Option<SessionEnd> {
         let msg = match protocol::decode(bytes).and_then(FromMaster::parse) {
             Ok(msg) => msg,
             Err(e) => {
@@ -194,7 +196,10 @@ impl Worker {
                 tracing::info!("ignoring update_user_class from the web UI: {data}");
             }
             FromMaster::Custom(msg) => {
-                if self.bus.handles(&crate::EventKind::Message(msg.kind.clone())) {
+                if self
+                    .bus
+                    .handles(&crate::EventKind::Message(msg.kind.clone()))
+                {
                     self.bus.fire(Event::Message(msg));
                 } else {
                     tracing::warn!("no handler for message type {:?}; dropped", msg.kind);
@@ -216,7 +221,12 @@ impl Worker {
         self.bus.fire(Event::Connected);
     }
 
-    async fn on_spawn(&mut self, link: &mut crate::transport::Link, timestamp: f64, event: crate::SpawnEvent) {
+    async fn on_spawn(
+        &mut self,
+        link: &mut crate::transport::Link,
+        timestamp: f64,
+        event: crate::SpawnEvent,
+    ) {
         // Only a registered worker gets spawns: masters older than 2.10 never ack.
         self.acked = true;
         self.send(link, "spawning", &()).await;
@@ -238,7 +248,11 @@ impl Worker {
         let fallback = self.opts.host.clone();
         self.host.set(event.host.clone().or(fallback));
         self.users.apply(&event.user_classes_count);
-        tracing::info!("spawn: {:?} (host {:?})", event.user_classes_count, event.host);
+        tracing::info!(
+            "spawn: {:?} (host {:?})",
+            event.user_classes_count,
+            event.host
+        );
         self.bus.fire(Event::Spawn(event));
         let done = SpawningComplete {
             user_classes_count: self.users.counts(),
@@ -252,8 +266,16 @@ impl Worker {
         tracing::info!("the master says stop");
         self.stop_users(link).await;
         self.send(link, "client_stopped", &()).await;
+        self.client_ready(link).await;
+    }
+
+    /// Registers with the master; resent every 5 s until the master acks (masters before
+    /// 2.10 never do, and the worker carries on without).
+    async fn client_ready(&mut self, link: &mut crate::transport::Link) {
         self.acked = false;
-        self.send(link, "client_ready", &protocol::CLIENT_READY_VERSION).await;
+        self.ready_sent = Instant::now();
+        self.send(link, "client_ready", &protocol::CLIENT_READY_VERSION)
+            .await;
     }
 
     /// Stops every user and sends what they recorded at once, so the run that just ended
@@ -270,7 +292,9 @@ impl Worker {
     }
 
     async fn on_heartbeat_tick(&mut self, link: &mut crate::transport::Link) -> Option<SessionEnd> {
-        if let (Some(last), Some(timeout)) = (self.last_master_heartbeat, self.opts.heartbeat_timeout()) {
+        if let (Some(last), Some(timeout)) =
+            (self.last_master_heartbeat, self.opts.heartbeat_timeout())
+        {
             if last.elapsed() > timeout {
                 tracing::error!("no heartbeat from the master for {timeout:?}: stopping the users");
                 self.users.stop_all(STOP_GRACE).await;
@@ -280,6 +304,10 @@ impl Worker {
                 }
                 return Some(SessionEnd::Reconnect);
             }
+        }
+        if !self.acked && self.ready_sent.elapsed() >= CLIENT_READY_RETRY {
+            tracing::info!("no ack from the master yet; sending client_ready again");
+            self.client_ready(link).await;
         }
         let (cpu, rss) = self.metrics.sample();
         let hb = Heartbeat {
@@ -333,7 +361,10 @@ impl Worker {
             self.bus.fire(Event::TestStop);
         }
         let done = self.bus.fire_wait(Event::Quit);
-        if tokio::time::timeout(QUIT_HANDLERS_GRACE, done).await.is_err() {
+        if tokio::time::timeout(QUIT_HANDLERS_GRACE, done)
+            .await
+            .is_err()
+        {
             tracing::warn!("quit handlers still running after {QUIT_HANDLERS_GRACE:?}; exiting");
         }
         // Give the socket a moment to flush the last frames before the process exits.
@@ -342,7 +373,12 @@ impl Worker {
         exit
     }
 
-    async fn send<T: Serialize + ?Sized>(&mut self, link: &mut crate::transport::Link, kind: &str, data: &T) {
+    async fn send<T: Serialize + ?Sized>(
+        &mut self,
+        link: &mut crate::transport::Link,
+        kind: &str,
+        data: &T,
+    ) {
         let frame = protocol::encode(kind, data, &self.node_id);
         if let Err((_, e)) = link.send(frame).await {
             tracing::debug!("{kind} not sent: {e}");
@@ -351,7 +387,12 @@ impl Worker {
 
     /// Sends a message that must not be lost: if it bounces, it is kept and resent after
     /// the connection is rebuilt.
-    async fn send_reliable<T: Serialize + ?Sized>(&mut self, link: &mut crate::transport::Link, kind: &str, data: &T) {
+    async fn send_reliable<T: Serialize + ?Sized>(
+        &mut self,
+        link: &mut crate::transport::Link,
+        kind: &str,
+        data: &T,
+    ) {
         let frame = protocol::encode(kind, data, &self.node_id);
         if let Err((frame, e)) = link.send(frame).await {
             tracing::warn!("{kind} bounced ({e}); it will be resent after reconnecting");
@@ -404,7 +445,9 @@ impl ProcessMetrics {
         self.system.refresh_processes_specifics(
             sysinfo::ProcessesToUpdate::Some(&[pid]),
             true,
-            sysinfo::ProcessRefreshKind::nothing().with_cpu().with_memory(),
+            sysinfo::ProcessRefreshKind::nothing()
+                .with_cpu()
+                .with_memory(),
         );
         match self.system.process(pid) {
             Some(p) => (f64::from(p.cpu_usage()), p.memory()),

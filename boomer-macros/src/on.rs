@@ -277,11 +277,7 @@ fn payload<'a>(sig: &'a Signature, event: &Event, errors: &mut Errors) -> Payloa
         (_, []) => return Payload::Nothing,
         _ => {}
     }
-    let message = format!(
-        "a `{}` handler takes {}",
-        event.name(),
-        event.shapes()
-    );
+    let message = format!("a `{}` handler takes {}", event.name(), event.shapes());
     if sig.inputs.is_empty() {
         errors.push(syn::Error::new(sig.paren_token.span.join(), message));
     } else {
@@ -350,23 +346,83 @@ mod tests {
     #[test]
     fn parameters_must_fit_the_event() {
         let fits = [
-            (quote!(spawn), quote!(fn f(u: u32, r: f64) {})),
-            (quote!(spawn), quote!(async fn f(e: &SpawnEvent) {})),
-            (quote!(spawning_complete), quote!(fn f() {})),
-            (quote!(spawning_complete), quote!(fn f(n: u64) -> () {})),
-            (quote!(message = "m"), quote!(fn f(m: &CustomMessage) {})),
-            (quote!(message = "m"), quote!(fn f() {})),
-            (quote!(quit), quote!(async fn f() {})),
+            (
+                quote!(spawn),
+                quote!(
+                    fn f(u: u32, r: f64) {}
+                ),
+            ),
+            (
+                quote!(spawn),
+                quote!(
+                    async fn f(e: &SpawnEvent) {}
+                ),
+            ),
+            (
+                quote!(spawning_complete),
+                quote!(
+                    fn f() {}
+                ),
+            ),
+            (
+                quote!(spawning_complete),
+                quote!(
+                    fn f(n: u64) -> () {}
+                ),
+            ),
+            (
+                quote!(message = "m"),
+                quote!(
+                    fn f(m: &CustomMessage) {}
+                ),
+            ),
+            (
+                quote!(message = "m"),
+                quote!(
+                    fn f() {}
+                ),
+            ),
+            (
+                quote!(quit),
+                quote!(
+                    async fn f() {}
+                ),
+            ),
         ];
         for (args, item) in fits {
             assert!(handler_errors(args, item).is_empty());
         }
         let misfits = [
-            (quote!(spawn), quote!(fn f() {})),
-            (quote!(spawn), quote!(fn f(u: u32) {})),
-            (quote!(message = "m"), quote!(fn f(m: CustomMessage) {})),
-            (quote!(stop), quote!(fn f(n: u64) {})),
-            (quote!(stop), quote!(fn f() -> bool {})),
+            (
+                quote!(spawn),
+                quote!(
+                    fn f() {}
+                ),
+            ),
+            (
+                quote!(spawn),
+                quote!(
+                    fn f(u: u32) {}
+                ),
+            ),
+            (
+                quote!(message = "m"),
+                quote!(
+                    fn f(m: CustomMessage) {}
+                ),
+            ),
+            (
+                quote!(stop),
+                quote!(
+                    fn f(n: u64) {}
+                ),
+            ),
+            (
+                quote!(stop),
+                quote!(
+                    fn f() -> bool {}
+                ),
+            ),
         ];
         for (args, item) in misfits {
             assert_eq!(handler_errors(args, item).len(), 1);
@@ -375,7 +431,12 @@ mod tests {
 
     #[test]
     fn reports_event_and_signature_errors_together() {
-        let errors = handler_errors(quote!(stpo), quote!(fn f<T>(&self) -> u8 {}));
+        let errors = handler_errors(
+            quote!(stpo),
+            quote!(
+                fn f<T>(&self) -> u8 {}
+            ),
+        );
         assert_eq!(errors.len(), 4, "{errors:?}");
     }
 }

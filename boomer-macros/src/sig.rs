@@ -125,7 +125,14 @@ mod tests {
     #[test]
     fn only_fns_are_accepted() {
         let mut errors = Errors::default();
-        assert!(parse_fn(&quote!(struct S;), "boomer::task", &mut errors).is_none());
+        assert!(parse_fn(
+            &quote!(
+                struct S;
+            ),
+            "boomer::task",
+            &mut errors
+        )
+        .is_none());
         assert_eq!(
             errors.messages(),
             ["`#[boomer::task]` goes on a `fn` or an `async fn`"]
@@ -134,9 +141,24 @@ mod tests {
 
     #[test]
     fn lifetimes_are_fine_but_not_generics() {
-        assert!(callable_errors(quote!(fn f<'a>(c: &'a mut Ctx) {})).is_empty());
-        assert_eq!(callable_errors(quote!(fn f<T, const N: usize>() {})).len(), 2);
-        assert_eq!(callable_errors(quote!(unsafe fn f(&self) {})).len(), 2);
+        assert!(callable_errors(quote!(
+            fn f<'a>(c: &'a mut Ctx) {}
+        ))
+        .is_empty());
+        assert_eq!(
+            callable_errors(quote!(
+                fn f<T, const N: usize>() {}
+            ))
+            .len(),
+            2
+        );
+        assert_eq!(
+            callable_errors(quote!(
+                unsafe fn f(&self) {}
+            ))
+            .len(),
+            2
+        );
     }
 
     #[test]

@@ -110,12 +110,7 @@ fn parse_tags(meta: &Meta, errors: &mut Errors) -> Vec<String> {
 }
 
 /// The text of a string literal that is not empty.
-fn non_empty_str(
-    expr: &Expr,
-    not_a_str: &str,
-    empty: &str,
-    errors: &mut Errors,
-) -> Option<String> {
+fn non_empty_str(expr: &Expr, not_a_str: &str, empty: &str, errors: &mut Errors) -> Option<String> {
     let Some(lit) = as_str(expr) else {
         errors.spanned(expr, not_a_str);
         return None;
@@ -132,7 +127,10 @@ fn check_flag(meta: &Meta, errors: &mut Errors) -> bool {
     if matches!(meta, Meta::Path(_)) {
         return true;
     }
-    errors.spanned(meta, "`blocking` is a flag and takes no value: write `blocking`");
+    errors.spanned(
+        meta,
+        "`blocking` is a flag and takes no value: write `blocking`",
+    );
     false
 }
 
@@ -218,7 +216,10 @@ impl<'a> Task<'a> {
     /// `Ctx` or return type is reported on their code.
     fn wrapper(&self) -> TokenStream {
         let user_fn = &self.sig.ident;
-        let ctx = Ident::new("__boomer_ctx", self.ctx.map_or_else(Span::call_site, Spanned::span));
+        let ctx = Ident::new(
+            "__boomer_ctx",
+            self.ctx.map_or_else(Span::call_site, Spanned::span),
+        );
         let (ctx_param, arg) = match self.ctx {
             Some(_) => (quote!(#ctx), quote!(#ctx)),
             None => (quote!(_), quote!()),
@@ -346,10 +347,34 @@ mod tests {
     #[test]
     fn picks_the_task_fn_variant() {
         let cases = [
-            (quote!(fn f() {}), quote!(), "Sync"),
-            (quote!(fn f(c: &mut Ctx) {}), quote!(), "Sync"),
-            (quote!(async fn f(c: &mut boomer::Ctx) {}), quote!(), "Async"),
-            (quote!(fn f() {}), quote!(blocking), "Blocking"),
+            (
+                quote!(
+                    fn f() {}
+                ),
+                quote!(),
+                "Sync",
+            ),
+            (
+                quote!(
+                    fn f(c: &mut Ctx) {}
+                ),
+                quote!(),
+                "Sync",
+            ),
+            (
+                quote!(
+                    async fn f(c: &mut boomer::Ctx) {}
+                ),
+                quote!(),
+                "Async",
+            ),
+            (
+                quote!(
+                    fn f() {}
+                ),
+                quote!(blocking),
+                "Blocking",
+            ),
         ];
         for (item, args, variant) in cases {
             let out = expand(args, item).to_string();
@@ -359,7 +384,13 @@ mod tests {
 
     #[test]
     fn the_name_defaults_to_the_fn_name() {
-        let out = expand(quote!(), quote!(fn r#type() {})).to_string();
+        let out = expand(
+            quote!(),
+            quote!(
+                fn r#type() {}
+            ),
+        )
+        .to_string();
         assert!(out.contains("name : \"type\""), "{out}");
     }
 }

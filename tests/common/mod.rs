@@ -15,10 +15,12 @@ pub const LOCUST_VERSION: &str = "2.47.0";
 
 /// The pinned Locust; a missing one fails the test (CI installs it with scripts/install-locust).
 pub fn locust() -> PathBuf {
-    let path = std::env::var_os("BOOMER_LOCUST").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(format!(".venv/locust-{LOCUST_VERSION}/bin/locust"))
-    });
+    let path = std::env::var_os("BOOMER_LOCUST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!(".venv/locust-{LOCUST_VERSION}/bin/locust"))
+        });
     assert!(
         path.exists(),
         "Locust not found at {}: run scripts/install-locust (scripts/test does)",
@@ -66,9 +68,18 @@ impl Proc {
         let log = dir.join(format!("{name}.log"));
         let out = fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
-        cmd.stdout(Stdio::from(out)).stderr(Stdio::from(err)).stdin(Stdio::null());
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Proc { name: name.to_string(), child: Some(child), log, exit: None }
+        cmd.stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .stdin(Stdio::null());
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc {
+            name: name.to_string(),
+            child: Some(child),
+            log,
+            exit: None,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -92,13 +103,23 @@ impl Proc {
         }
         match self.exit.as_ref().expect("receiver").recv_timeout(timeout) {
             Ok(status) => status,
-            Err(_) => panic!("{} did not exit within {timeout:?}; its log:\n{}", self.name, self.output()),
+            Err(_) => panic!(
+                "{} did not exit within {timeout:?}; its log:\n{}",
+                self.name,
+                self.output()
+            ),
         }
     }
 
     pub fn signal(&self, sig: &str) {
-        let status = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status();
-        assert!(status.map(|s| s.success()).unwrap_or(false), "kill -{sig} failed");
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status();
+        assert!(
+            status.map(|s| s.success()).unwrap_or(false),
+            "kill -{sig} failed"
+        );
     }
 
     pub fn output(&self) -> String {
@@ -128,18 +149,30 @@ pub fn master(dir: &Path, locustfile: &str, port: u16, args: &[&str]) -> Proc {
 }
 
 /// An example worker joining the master on `port`.
-pub fn worker(dir: &Path, example_name: &str, port: u16, env: &[(&str, &str)], args: &[&str]) -> Proc {
+pub fn worker(
+    dir: &Path,
+    example_name: &str,
+    port: u16,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Proc {
     let mut cmd = Command::new(example(example_name));
-    cmd.args(["--master-host", "127.0.0.1", "--master-port", &port.to_string()])
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(dir);
+    cmd.args([
+        "--master-host",
+        "127.0.0.1",
+        "--master-port",
+        &port.to_string(),
+    ])
+    .args(args)
+    .envs(env.iter().copied())
+    .current_dir(dir);
     Proc::spawn(&format!("worker-{example_name}"), cmd, dir)
 }
 
 /// A CSV file as rows of fields (quotes handled as Python's csv module writes them).
 pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text =
+        fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let mut rows = Vec::new();
     let mut row = Vec::new();
     let mut field = String::new();
@@ -198,8 +231,15 @@ pub fn http(port: u16, method: &str, path: &str, form: &[(&str, &str)]) -> (u16,
     stream.write_all(req.as_bytes()).expect("send request");
     let mut resp = String::new();
     stream.read_to_string(&mut resp).expect("read response");
-    let status = resp.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -210,7 +250,10 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Opt
         if let Some(v) = probe() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
