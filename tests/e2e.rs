@@ -245,3 +245,56 @@ fn stop_then_start_counts_each_run() {
         .expect("Aggregated row");
     assert_recorder_row(total, 500);
 }
+
+fn requests_named(web: u16, name: &str) -> u64 {
+    let (_, body) = http(web, "GET", "/stats/requests", &[]);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    v["stats"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["name"] == name))
+        .and_then(|e| e["num_requests"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Editing the Host of a running test in the web UI reaches users that are already running
+/// (Locust's own workers only give it to users started afterwards).
+#[test]
+fn host_changes_reach_running_users() {
+    let dir = scratch("host");
+    let port = free_port();
+    let web = free_port();
+    let mut master = master(
+        &dir,
+        "examples/locustfile.py",
+        port,
+        &["--web-host", "127.0.0.1", "--web-port", &web.to_string()],
+    );
+    let _worker = worker(&dir, "e2e_host", port, &[], &[]);
+    wait_for("the worker to be ready", RUN, || {
+        aggregated_requests(web)
+            .filter(|(_, _, w)| w.len() == 1 && w[0]["state"] == "ready")
+            .map(|_| ())
+    });
+    let swarm = |host: &str| {
+        let (code, body) = http(
+            web,
+            "POST",
+            "/swarm",
+            &[("user_count", "2"), ("spawn_rate", "2"), ("host", host)],
+        );
+        assert_eq!(code, 200, "{body}");
+    };
+    swarm("http://first.test");
+    wait_for("requests to the first host", RUN, || {
+        (requests_named(web, "http://first.test") > 0).then_some(())
+    });
+    // Same user count: no user is started or stopped, only the host changes.
+    swarm("http://second.test");
+    wait_for("requests to the second host", RUN, || {
+        (requests_named(web, "http://second.test") > 0).then_some(())
+    });
+    let (_, _, workers) = aggregated_requests(web).expect("stats");
+    assert_eq!(workers[0]["user_count"], 2, "{workers:?}");
+    master.signal("TERM");
+    assert_eq!(master.wait(RUN).code(), Some(0), "{}", master.output());
+}

@@ -1,7 +1,9 @@
 //! The annotated fn, and the checks both attributes make on its signature.
 
-use proc_macro2::{Group, TokenStream};
+use proc_macro2::{Group, Span, TokenStream};
+use quote::quote_spanned;
 use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, GenericParam, PatType, Signature, Type, Visibility};
 
 use crate::errors::Errors;
@@ -84,6 +86,24 @@ pub(crate) fn referent(ty: &Type, mutable: bool) -> Option<&Type> {
         Type::Reference(r) if r.mutability.is_some() == mutable => Some(&r.elem),
         Type::Paren(p) => referent(&p.elem, mutable),
         _ => None,
+    }
+}
+
+/// `Box::pin(async move { #body })`, spanned so that "future cannot be sent between threads
+/// safely" points at the user's `async fn` rather than at the attribute.
+pub(crate) fn boxed_future(sig: &Signature, body: TokenStream) -> TokenStream {
+    let span = sig.asyncness.map_or_else(|| sig.ident.span(), |a| a.span);
+    quote_spanned!(span=> ::boomer::__private::Box::pin(async move { #body }))
+}
+
+/// Where a type-check error about `ty` should point: at the name of the type (`Ctx` in
+/// `&mut boomer::Ctx`), as stable Rust cannot join spans to underline the whole type.
+pub(crate) fn name_span(ty: &Type) -> Span {
+    match ty {
+        Type::Reference(r) => name_span(&r.elem),
+        Type::Paren(p) => name_span(&p.elem),
+        Type::Path(p) => p.path.segments.last().map_or_else(|| ty.span(), |s| s.ident.span()),
+        _ => ty.span(),
     }
 }
 

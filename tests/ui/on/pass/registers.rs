@@ -60,19 +60,22 @@ fn main() {
         .collect();
     let mut names: Vec<String> = handlers
         .iter()
-        .map(|h| format!("{}::{} {:?}", h.module, h.name, h.event))
+        .map(|h| {
+            assert_eq!(h.module, module_path!());
+            format!("{} {:?}", h.name, h.event)
+        })
         .collect();
     names.sort();
     assert_eq!(
         names,
         [
-            "registers::connected Connected",
-            "registers::message Message(\"greeting\")",
-            "registers::spawn Spawn",
-            "registers::spawn_event Spawn",
-            "registers::spawning_complete SpawningComplete",
-            "registers::stop Quit",
-            "registers::stop Stop",
+            "connected Connected",
+            "message Message(\"greeting\")",
+            "spawn Spawn",
+            "spawn_event Spawn",
+            "spawning_complete SpawningComplete",
+            "stop Quit",
+            "stop Stop",
         ]
     );
 

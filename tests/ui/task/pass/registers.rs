@@ -28,18 +28,19 @@ fn main() {
                 TaskFn::Blocking(_) => "blocking",
                 TaskFn::Async(_) => "async",
             };
-            (t.name, t.weight, t.tags, run, t.module)
+            assert_eq!(t.module, module_path!());
+            (t.name, t.weight, t.tags, run)
         })
         .collect();
     tasks.sort();
     assert_eq!(
         tasks,
         [
-            ("blocking", 2, &[][..], "blocking", "registers"),
-            ("failing", 1, &[][..], "blocking", "registers"),
-            ("plain", 1, &[][..], "sync", "registers"),
-            ("renamed", 3, &["a", "b"][..], "async", "registers"),
-            ("type", 1, &[][..], "sync", "registers"),
+            ("blocking", 2, &[][..], "blocking"),
+            ("failing", 1, &[][..], "blocking"),
+            ("plain", 1, &[][..], "sync"),
+            ("renamed", 3, &["a", "b"][..], "async"),
+            ("type", 1, &[][..], "sync"),
         ]
     );
     // The return value becomes the outcome.
