@@ -9,35 +9,6 @@ use common::*;
 
 const RUN: Duration = Duration::from_secs(60);
 
-/// The CSV row the master must show for `RECORDER_TOTAL` requests of the recorder worker
-/// (see tests/workers/recorder.rs): counts, failures, median, average, min, max, content
-/// size, then the percentiles 50 .. 100.
-fn assert_recorder_row(row: &std::collections::HashMap<String, String>, total: u64) {
-    let failures = total / 20;
-    let expect = [
-        ("Request Count", total.to_string()),
-        ("Failure Count", failures.to_string()),
-        ("Median Response Time", "20".into()),
-        ("Average Response Time", "100.5".into()),
-        ("Min Response Time", "10".into()),
-        ("Max Response Time", "1200".into()),
-        ("Average Content Size", "95.0".into()),
-        ("50%", "20".into()),
-        ("66%", "45".into()),
-        ("75%", "45".into()),
-        ("80%", "150".into()),
-        ("90%", "150".into()),
-        ("95%", "1200".into()),
-        ("98%", "1200".into()),
-        ("99%", "1200".into()),
-        ("99.9%", "1200".into()),
-        ("100%", "1200".into()),
-    ];
-    for (column, want) in expect {
-        assert_eq!(row.get(column), Some(&want), "column {column:?} of {row:?}");
-    }
-}
-
 #[test]
 fn recorded_times_reach_the_master_exactly() {
     let dir = scratch("recorded");
@@ -151,23 +122,6 @@ fn custom_messages_round_trip() {
     );
 }
 
-fn aggregated_requests(web: u16) -> Option<(u64, String, Vec<serde_json::Value>)> {
-    let (code, body) = http(web, "GET", "/stats/requests", &[]);
-    if code != 200 {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-    let total = v["stats"]
-        .as_array()?
-        .iter()
-        .find(|e| e["name"] == "Aggregated")
-        .and_then(|e| e["num_requests"].as_u64())
-        .unwrap_or(0);
-    let state = v["state"].as_str()?.to_string();
-    let workers = v["workers"].as_array()?.clone();
-    Some((total, state, workers))
-}
-
 #[test]
 fn stop_then_start_counts_each_run() {
     let dir = scratch("stopstart");
@@ -244,16 +198,6 @@ fn stop_then_start_counts_each_run() {
         .find(|r| r["Name"] == "Aggregated")
         .expect("Aggregated row");
     assert_recorder_row(total, 500);
-}
-
-fn requests_named(web: u16, name: &str) -> u64 {
-    let (_, body) = http(web, "GET", "/stats/requests", &[]);
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    v["stats"]
-        .as_array()
-        .and_then(|a| a.iter().find(|e| e["name"] == name))
-        .and_then(|e| e["num_requests"].as_u64())
-        .unwrap_or(0)
 }
 
 /// Editing the Host of a running test in the web UI reaches users that are already running

@@ -33,16 +33,6 @@ pub(crate) fn path_text(meta: &Meta) -> String {
     meta.path().to_token_stream().to_string().replace(' ', "")
 }
 
-/// Stores `value` in `slot`, or reports that `key` was already given.
-pub(crate) fn set_once<T>(slot: &mut Option<T>, value: T, meta: &Meta, errors: &mut Errors) {
-    if slot.is_some() {
-        let key = key_of(meta).unwrap_or_default();
-        errors.spanned(meta.path(), format!("`{key}` specified more than once"));
-    } else {
-        *slot = Some(value);
-    }
-}
-
 /// The value of `key = value`, or an error showing `usage` when `meta` has another form.
 pub(crate) fn value_of<'a>(meta: &'a Meta, usage: &str, errors: &mut Errors) -> Option<&'a Expr> {
     match meta {
@@ -99,15 +89,5 @@ mod tests {
         let mut errors = Errors::default();
         assert!(parse_list(quote!(weight = ), &mut errors).is_empty());
         assert_eq!(errors.messages().len(), 1);
-    }
-
-    #[test]
-    fn a_repeated_key_is_reported() {
-        let mut errors = Errors::default();
-        let mut slot = None;
-        for meta in parse_list(quote!(name = "a", name = "b"), &mut errors) {
-            set_once(&mut slot, 1, &meta, &mut errors);
-        }
-        assert_eq!(errors.messages(), ["`name` specified more than once"]);
     }
 }

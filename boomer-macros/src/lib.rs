@@ -37,7 +37,8 @@ use proc_macro::TokenStream;
 ///
 /// # The fn
 ///
-/// A free `fn` or `async fn` (not a method, not generic, not `unsafe`):
+/// A free `fn` or `async fn`, in a module or a fn body (not in an `impl` block, not
+/// generic, not `unsafe`):
 ///
 /// - **Parameters**: none, or one `&mut boomer::Ctx`, the running user's context (to record
 ///   requests, read the user's id, ...).
@@ -92,8 +93,8 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// The fn is a free `fn` or `async fn` (not a method, not generic, not `unsafe`) that
-/// returns `()`; its parameters depend on the event. An `async` handler's future must be
+/// The fn is a free `fn` or `async fn`, in a module or a fn body (not in an `impl` block,
+/// not generic, not `unsafe`), that returns `()`; its parameters depend on the event. An `async` handler's future must be
 /// `Send`.
 ///
 /// # Events
