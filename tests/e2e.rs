@@ -65,7 +65,8 @@ fn recorded_times_reach_the_master_exactly() {
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!(failures[0]["Method"], "GET");
     assert_eq!(failures[0]["Name"], "/rust");
-    assert_eq!(failures[0]["Error"], "boom");
+    // Masters before 2.10.2 show a string error as its repr.
+    assert!(["boom", "'boom'"].contains(&failures[0]["Error"].as_str()), "{failures:?}");
     assert_eq!(failures[0]["Occurrences"], "50");
     let exceptions = read_csv(&dir.join("run_exceptions.csv"));
     assert_eq!(exceptions.len(), 1, "no exception expected: {exceptions:?}");
@@ -176,8 +177,7 @@ fn stop_then_start_counts_each_run() {
                 .filter(|(n, state, _)| *n >= 500 && (state == "running" || state == "spawning"))
                 .map(|_| ())
         });
-        let (code, _) = http(web, "POST", "/stop", &[]);
-        assert_eq!(code, 200);
+        stop(web);
         wait_for("the worker to be ready again", RUN, worker_is("ready"));
         let (n, state, workers) = aggregated_requests(web).expect("stats");
         assert_eq!(n, 500, "run {run}: state {state}, workers {workers:?}");

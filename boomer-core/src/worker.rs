@@ -27,6 +27,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const QUIT_SOFT_STOP: Duration = Duration::from_millis(200);
 /// How long quit waits for the quit handlers before the process exits.
 const QUIT_HANDLERS_GRACE: Duration = Duration::from_secs(5);
+/// What the worker says of a master older than the oldest it is tested with.
+const OLD_MASTER: &str = "this master is older than the Locust versions boomer supports \
+    (2.12.2 to 2.47.0); it may work, but upgrade Locust if anything misbehaves";
 /// Messages kept for resending while the master is unreachable.
 const MAX_PENDING: usize = 10_000;
 
@@ -260,6 +263,9 @@ impl Worker {
 
     async fn on_ack(&mut self, link: &mut crate::transport::Link, index: Option<i64>) {
         tracing::info!("the master acknowledged us (worker index {index:?})");
+        if index.is_none() {
+            tracing::warn!("{OLD_MASTER}: its ack has no worker index (Locust 2.10)");
+        }
         if self.users.total() > 0 {
             // A fresh ack means the master registered us anew, with no users: follow it so
             // that nothing runs that the master does not count.
@@ -358,7 +364,10 @@ impl Worker {
             return Some(SessionEnd::Reconnect);
         }
         if !self.acked && self.ready_sent.elapsed() >= CLIENT_READY_RETRY {
-            tracing::info!("no ack from the master yet; sending client_ready again");
+            tracing::warn!(
+                "no ack from the master yet; sending client_ready again (a master that never \
+                 acks is older than Locust 2.10: {OLD_MASTER})"
+            );
             self.client_ready(link).await;
         }
         let (cpu, rss) = self.metrics.sample();

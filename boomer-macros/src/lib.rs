@@ -12,6 +12,7 @@ mod errors;
 mod on;
 mod sig;
 mod task;
+mod user;
 
 use proc_macro::TokenStream;
 
@@ -143,4 +144,11 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn on(args: TokenStream, item: TokenStream) -> TokenStream {
     on::expand(args.into(), item.into()).into()
+}
+
+/// Registers a struct as a user class; its value is the state of one user. See the
+/// documentation of `boomer::user` in the `boomer` crate.
+#[proc_macro_attribute]
+pub fn user(args: TokenStream, item: TokenStream) -> TokenStream {
+    user::expand(args.into(), item.into()).into()
 }

@@ -348,3 +348,12 @@ pub fn web_master(dir: &Path, locustfile: &str, port: u16, args: &[&str]) -> (Pr
     all.extend_from_slice(args);
     (master(dir, locustfile, port, &all), web)
 }
+
+/// Stops the test from the web API (`POST /stop`; `GET` before Locust 2.3x).
+pub fn stop(web: u16) {
+    let (mut code, _) = http(web, "POST", "/stop", &[]);
+    if code == 405 {
+        code = http(web, "GET", "/stop", &[]).0;
+    }
+    assert_eq!(code, 200, "stop failed");
+}
