@@ -439,3 +439,75 @@ fn warnings_reach_the_master_logs_tab() {
         worker.output()
     );
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS of the worker")
+}
+
+/// 100 stop/start cycles through the web API: the worker's users come back to 0 each time,
+/// no task is left behind, and its memory does not grow.
+#[test]
+fn a_hundred_stop_start_cycles_leak_nothing() {
+    let dir = scratch("cycles");
+    let port = free_port();
+    let (mut master, web) = web_master(&dir, "examples/locustfile.py", port, &[]);
+    let mut worker = worker(
+        &dir,
+        "e2e_host",
+        port,
+        &[],
+        &["--loglevel", "info,boomer_core=debug"],
+    );
+    wait_workers(web, 1, "ready", RUN);
+    let alive_tasks = |log: &str| -> Vec<u64> {
+        log.lines()
+            .filter_map(|l| l.split("tasks alive on the users' runtime: ").nth(1))
+            .filter_map(|n| n.trim().parse().ok())
+            .collect()
+    };
+    let mut rss_warm = 0;
+    for cycle in 1..=100usize {
+        swarm(web, 5, "http://127.0.0.1:9");
+        wait_for(&format!("spawn {cycle}"), RUN, || {
+            (worker.output().matches("spawn: ").count() >= cycle).then_some(())
+        });
+        stop(web);
+        wait_for(&format!("stop {cycle}"), RUN, || {
+            (alive_tasks(&worker.output()).len() >= cycle).then_some(())
+        });
+        // Back to ready: registered again after each stop.
+        wait_for(&format!("ready {cycle}"), RUN, || {
+            (master.output().matches("reported as ready").count() > cycle).then_some(())
+        });
+        if cycle == 10 {
+            rss_warm = rss_kib(worker.pid());
+        }
+    }
+    let alive = alive_tasks(&worker.output());
+    assert!(
+        alive.iter().all(|&n| n == alive[0]),
+        "tasks alive after each stop: {alive:?}"
+    );
+    let rss_end = rss_kib(worker.pid());
+    assert!(
+        rss_end * 10 <= rss_warm * 11,
+        "RSS grew from {rss_warm} KiB to {rss_end} KiB"
+    );
+    wait_for("the final state", RUN, || {
+        aggregated_requests(web)
+            .filter(|(_, _, w)| w.len() == 1 && w[0]["state"] == "ready" && w[0]["user_count"] == 0)
+    });
+    master.signal("TERM");
+    master.wait(RUN);
+    assert_eq!(
+        worker.wait(Duration::from_secs(10)).code(),
+        Some(0),
+        "{}",
+        worker.output()
+    );
+}

@@ -397,6 +397,11 @@ impl Users {
         }
     }
 
+    /// Tasks alive on the users' runtime (users, handlers, timers), to spot leaks.
+    pub(crate) fn alive_tasks(&self) -> usize {
+        self.rt.metrics().num_alive_tasks()
+    }
+
     /// Running users per master class name.
     pub(crate) fn counts(&self) -> BTreeMap<String, u32> {
         self.running

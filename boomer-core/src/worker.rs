@@ -338,6 +338,10 @@ impl Worker {
     async fn on_stop(&mut self, link: &mut crate::transport::Link) {
         tracing::info!("the master says stop");
         self.stop_users(link).await;
+        tracing::debug!(
+            "users stopped; tasks alive on the users' runtime: {}",
+            self.users.alive_tasks()
+        );
         self.send(link, "client_stopped", &()).await;
         self.client_ready(link).await;
     }
