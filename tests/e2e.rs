@@ -245,3 +245,57 @@ fn host_changes_reach_running_users() {
     master.signal("TERM");
     assert_eq!(master.wait(RUN).code(), Some(0), "{}", master.output());
 }
+
+/// Every event handler fires, with its payload, in order: connected before spawn, stop
+/// before quit; sync and async handlers alike (examples/events.rs logs them).
+#[test]
+fn handlers_fire_in_order_with_their_payloads() {
+    let dir = scratch("events");
+    let port = free_port();
+    let (mut master, web) = web_master(&dir, "examples/locustfile.py", port, &[]);
+    let mut worker = worker(&dir, "events", port, &[], &[]);
+    wait_workers(web, 1, "ready", RUN);
+    swarm(web, 2, "http://127.0.0.1:9");
+    // Masters before 2.29 do not broadcast spawning_complete.
+    let broadcast = locust_version() >= (2, 29, 0);
+    let last_spawn_event = if broadcast {
+        "event: spawning_complete"
+    } else {
+        "event: spawn {"
+    };
+    wait_for("the spawn events", RUN, || {
+        worker.output().contains(last_spawn_event).then_some(())
+    });
+    stop(web);
+    wait_for("the second connected", RUN, || {
+        (worker.output().matches("event: connected").count() == 2).then_some(())
+    });
+    master.signal("TERM");
+    master.wait(RUN);
+    assert_eq!(
+        worker.wait(Duration::from_secs(10)).code(),
+        Some(0),
+        "{}",
+        worker.output()
+    );
+    let log = worker.output();
+    let events: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("event: ").nth(1))
+        .collect();
+    let mut expected = vec![
+        "connected (the master acknowledged us)",
+        "test_start",
+        "spawn 2 users at 2/s",
+        r#"spawn {"RustUser": 2}, host Some("http://127.0.0.1:9"), stop_timeout 0"#,
+        "spawning_complete, 2 users in the test",
+        "stop",
+        "test_stop",
+        "connected (the master acknowledged us)",
+        "quit",
+    ];
+    if !broadcast {
+        expected.retain(|e| !e.starts_with("spawning_complete"));
+    }
+    assert_eq!(events, expected, "worker log:\n{log}");
+}

@@ -254,7 +254,7 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Opt
             Instant::now() < deadline,
             "timed out after {timeout:?} waiting for {what}"
         );
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -356,4 +356,21 @@ pub fn stop(web: u16) {
         code = http(web, "GET", "/stop", &[]).0;
     }
     assert_eq!(code, 200, "stop failed");
+}
+
+/// The version of the Locust under test, e.g. (2, 47, 0).
+pub fn locust_version() -> (u32, u32, u32) {
+    let out = Command::new(locust())
+        .arg("--version")
+        .output()
+        .expect("locust --version");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let version = text.split_whitespace().nth(1).unwrap_or_default();
+    let mut parts = version.split('.').map(|p| p.parse().unwrap_or(0));
+    (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    )
 }
