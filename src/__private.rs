@@ -58,7 +58,9 @@ impl<T: UserClass, E: ::std::fmt::Display> IntoUserState<T> for Result<T, E> {
 
 /// What an `on_start` returned, boxed as the runtime keeps it.
 pub fn start_state<T: UserClass>(built: impl IntoUserState<T>) -> Result<UserState, String> {
-    built.into_user_state().map(|state| Box::new(state) as UserState)
+    built
+        .into_user_state()
+        .map(|state| Box::new(state) as UserState)
 }
 
 /// The `on_start` of a class without one: the state is `T::default()`.

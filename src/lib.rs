@@ -132,7 +132,11 @@ pub use boomer_macros::{on, task};
 ///
 /// ```no_run
 /// #[derive(Default)]
-/// #[boomer::user(sequential, wait_time = boomer::constant_throughput(2.0), on_stop = Admin::log_out)]
+/// #[boomer::user(
+///     sequential,
+///     wait_time = boomer::constant_throughput(2.0),
+///     on_stop = Admin::log_out
+/// )]
 /// struct Admin {
 ///     audits: u32,
 /// }

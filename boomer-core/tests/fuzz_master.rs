@@ -25,16 +25,41 @@ fn value(rng: &mut fastrand::Rng, depth: u32) -> Value {
         1 => Value::Boolean(rng.bool()),
         2 => Value::from(rng.i64(-5..50)),
         3 => Value::from(rng.f64() * 1e9),
-        4 => Value::from(["", "RustUser", "x", "timestamp", "user_classes_count", "host"][rng.usize(0..6)]),
+        4 => Value::from(
+            [
+                "",
+                "RustUser",
+                "x",
+                "timestamp",
+                "user_classes_count",
+                "host",
+            ][rng.usize(0..6)],
+        ),
         5 => Value::Binary((0..rng.usize(0..8)).map(|_| rng.u8(..)).collect()),
         6 => Value::from(rng.u64(0..40)),
-        7 => Value::Array((0..rng.usize(0..4)).map(|_| value(rng, depth - 1)).collect()),
+        7 => Value::Array(
+            (0..rng.usize(0..4))
+                .map(|_| value(rng, depth - 1))
+                .collect(),
+        ),
         8 => Value::Ext(rng.i8(..), vec![rng.u8(..)]),
         _ => Value::Map(
             (0..rng.usize(0..5))
                 .map(|_| {
-                    let key = ["timestamp", "user_classes_count", "host", "stop_timeout", "parsed_options", "index", "user_count"];
-                    let k = if rng.bool() { Value::from(key[rng.usize(0..key.len())]) } else { value(rng, 0) };
+                    let key = [
+                        "timestamp",
+                        "user_classes_count",
+                        "host",
+                        "stop_timeout",
+                        "parsed_options",
+                        "index",
+                        "user_count",
+                    ];
+                    let k = if rng.bool() {
+                        Value::from(key[rng.usize(0..key.len())])
+                    } else {
+                        value(rng, 0)
+                    };
                     (k, value(rng, depth - 1))
                 })
                 .collect(),
@@ -43,13 +68,26 @@ fn value(rng: &mut fastrand::Rng, depth: u32) -> Value {
 }
 
 fn random_frame(rng: &mut fastrand::Rng, node: &str) -> Vec<u8> {
-    const KINDS: [&str; 8] = ["ack", "spawn", "spawning_complete", "stop", "heartbeat", "update_user_class", "custom", ""];
+    const KINDS: [&str; 8] = [
+        "ack",
+        "spawn",
+        "spawning_complete",
+        "stop",
+        "heartbeat",
+        "update_user_class",
+        "custom",
+        "",
+    ];
     match rng.u8(0..4) {
         0 => (0..rng.usize(0..64)).map(|_| rng.u8(..)).collect(),
         1 => pack(&value(rng, 3)),
         _ => {
             // A few `reconnect`s: each makes the worker rebuild its socket.
-            let kind = if rng.usize(0..1000) == 0 { "reconnect" } else { KINDS[rng.usize(0..KINDS.len())] };
+            let kind = if rng.usize(0..1000) == 0 {
+                "reconnect"
+            } else {
+                KINDS[rng.usize(0..KINDS.len())]
+            };
             let mut data = value(rng, 3);
             if kind == "spawn" && rng.bool() {
                 // Often a well-formed spawn with random counts.
@@ -63,7 +101,11 @@ fn random_frame(rng: &mut fastrand::Rng, node: &str) -> Vec<u8> {
                     ("stop_timeout".into(), Value::from(0.0)),
                 ]);
             }
-            let node = if rng.u8(0..10) == 0 { value(rng, 0) } else { Value::from(node) };
+            let node = if rng.u8(0..10) == 0 {
+                value(rng, 0)
+            } else {
+                Value::from(node)
+            };
             pack(&Value::Array(vec![Value::from(kind), data, node]))
         }
     }
@@ -72,7 +114,8 @@ fn random_frame(rng: &mut fastrand::Rng, node: &str) -> Vec<u8> {
 /// Sends one frame to the worker. Like a libzmq ROUTER, drops it when the worker is gone
 /// (after a random `reconnect`) or its queue is full.
 async fn send(router: &mut RouterSocket, id: &bytes::Bytes, frame: Vec<u8>) -> bool {
-    let msg = ZmqMessage::try_from(vec![id.clone(), bytes::Bytes::from(frame)]).expect("two frames");
+    let msg =
+        ZmqMessage::try_from(vec![id.clone(), bytes::Bytes::from(frame)]).expect("two frames");
     if router.send(msg).await.is_err() {
         tokio::time::sleep(Duration::from_millis(5)).await;
         return false;
@@ -109,7 +152,8 @@ async fn random_master_messages_never_break_the_worker() {
 
     let (id, _) = expect(&mut router, "client_ready").await;
     let node = String::from_utf8(id.to_vec()).expect("utf-8 identity");
-    let ack = boomer_core::protocol::encode("ack", &Value::Map(vec![("index".into(), 0.into())]), &node);
+    let ack =
+        boomer_core::protocol::encode("ack", &Value::Map(vec![("index".into(), 0.into())]), &node);
     send(&mut router, &id, ack).await;
 
     let mut rng = fastrand::Rng::with_seed(0xb00b);
@@ -117,19 +161,30 @@ async fn random_master_messages_never_break_the_worker() {
     for _ in 0..FRAMES {
         delivered += usize::from(send(&mut router, &id, random_frame(&mut rng, &node)).await);
     }
-    assert!(delivered > FRAMES * 9 / 10, "only {delivered} of {FRAMES} frames went out");
+    assert!(
+        delivered > FRAMES * 9 / 10,
+        "only {delivered} of {FRAMES} frames went out"
+    );
 
     // Still alive and correct: a valid spawn is answered with the users it asked for.
     let spawn = Value::Map(vec![
         ("timestamp".into(), Value::from(1e12)),
-        ("user_classes_count".into(), Value::Map(vec![(Value::from("RustUser"), Value::from(3))])),
+        (
+            "user_classes_count".into(),
+            Value::Map(vec![(Value::from("RustUser"), Value::from(3))]),
+        ),
         ("host".into(), Value::Nil),
         ("stop_timeout".into(), Value::from(0)),
     ]);
     let check = async {
         // A random `reconnect` may have rebuilt the socket: send until the answer comes.
         loop {
-            send(&mut router, &id, boomer_core::protocol::encode("spawn", &spawn, &node)).await;
+            send(
+                &mut router,
+                &id,
+                boomer_core::protocol::encode("spawn", &spawn, &node),
+            )
+            .await;
             let answer = tokio::time::timeout(Duration::from_secs(2), async {
                 loop {
                     let (_, data) = expect(&mut router, "spawning_complete").await;
@@ -152,7 +207,12 @@ async fn random_master_messages_never_break_the_worker() {
         .await
         .expect("the worker answers a spawn after the random frames");
 
-    send(&mut router, &id, boomer_core::protocol::encode("quit", &(), &node)).await;
+    send(
+        &mut router,
+        &id,
+        boomer_core::protocol::encode("quit", &(), &node),
+    )
+    .await;
     let exit = tokio::time::timeout(Duration::from_secs(10), worker)
         .await
         .expect("the worker quits")

@@ -127,7 +127,12 @@ pub(crate) fn parse_str(meta: &Meta, example: &str, errors: &mut Errors) -> Opti
     let key = path_text(meta);
     let value = value_of(meta, &format!("{key} = \"...\""), errors)?;
     let not_a_str = format!("`{key}` must be a string literal, like `{example}`");
-    non_empty_str(value, &not_a_str, &format!("`{key}` must not be empty"), errors)
+    non_empty_str(
+        value,
+        &not_a_str,
+        &format!("`{key}` must not be empty"),
+        errors,
+    )
 }
 
 /// `tags = ["<tag>", ...]`, each tag a non-empty string.

@@ -1,11 +1,11 @@
-//! The attributes of [boomer](https://docs.rs/boomer): `#[boomer::task]` and
-//! `#[boomer::on]`. Use them through the `boomer` crate, which re-exports them; the code they
-//! generate refers to `::boomer::__private` only.
+//! The attributes of [boomer](https://docs.rs/boomer): `#[boomer::task]`, `#[boomer::on]`
+//! and `#[boomer::user]`. Use them through the `boomer` crate, which re-exports them; the
+//! code they generate refers to `::boomer::__private` only.
 //!
-//! Each attribute registers the fn it annotates (with `inventory`) and leaves the fn itself
-//! untouched, so it can still be called, tested and documented like any other fn. Every
-//! mistake in one attribute and its fn is reported in the same build, at the tokens that
-//! caused it.
+//! Each attribute registers the fn or struct it annotates (with `inventory`) and leaves it
+//! untouched, so it can still be used, tested and documented like any other. Every mistake
+//! in one attribute and its item is reported in the same build, at the tokens that caused
+//! it.
 
 mod args;
 mod errors;
@@ -42,7 +42,9 @@ use proc_macro::TokenStream;
 /// generic, not `unsafe`):
 ///
 /// - **Parameters**: none, or one `&mut boomer::Ctx`, the running user's context (to record
-///   requests, read the user's id, ...).
+///   requests, read the user's id, ...). A task of a user class (`#[boomer::user]`) takes
+///   the user's state first: `(user: &mut MyUser)` or `(user: &mut MyUser, ctx: &mut
+///   boomer::Ctx)`; it runs only for users of that class.
 /// - **Return type**: `()`, or `Result<(), E>` where `E: Display`: an `Err` is recorded as
 ///   a failure of the task, with the error's `to_string()`.
 /// - **Plain `fn`s run inline** on the user's async task, between its awaits: they must not
@@ -146,8 +148,9 @@ pub fn on(args: TokenStream, item: TokenStream) -> TokenStream {
     on::expand(args.into(), item.into()).into()
 }
 
-/// Registers a struct as a user class; its value is the state of one user. See the
-/// documentation of `boomer::user` in the `boomer` crate.
+/// Registers a struct as a user class, as a Locust `User` subclass: its value is the state
+/// of one user, built by `on_start` and torn down by `on_stop`. Documented, with examples,
+/// on its re-export `boomer::user`.
 #[proc_macro_attribute]
 pub fn user(args: TokenStream, item: TokenStream) -> TokenStream {
     user::expand(args.into(), item.into()).into()

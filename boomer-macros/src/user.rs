@@ -85,8 +85,7 @@ fn parse_hook(meta: &Meta, example: &str, errors: &mut Errors) -> Option<Path> {
         Expr::Path(p) if p.qself.is_none() => Some(p.path.clone()),
         _ => {
             let key = args::path_text(meta);
-            let message =
-                format!("`{key}` must be the path of an `async fn`, like `{example}`");
+            let message = format!("`{key}` must be the path of an `async fn`, like `{example}`");
             errors.spanned(value, message);
             None
         }
@@ -205,9 +204,13 @@ impl<'a> UserClass<'a> {
         };
         let path = self.resolve(path);
         let span = path.span();
-        let built = Ident::new("__boomer_built", span);
-        let state = quote_spanned! {span=>
-            ::boomer::__private::start_state::<#ident>(#built)
+        // Spanned so that a wrong signature (a plain `fn`, another return type, a future
+        // that is not `Send`) is reported on the path the user wrote.
+        let future = quote_spanned! {span=>
+            ::boomer::__private::Box::pin(async move {
+                let __boomer_built = #path(__boomer_ctx).await;
+                ::boomer::__private::start_state::<#ident>(__boomer_built)
+            })
         };
         let start_fn = quote! {
             fn __boomer_start<'a>(
@@ -216,10 +219,7 @@ impl<'a> UserClass<'a> {
                 'a,
                 ::core::result::Result<::boomer::__private::UserState, ::std::string::String>,
             > {
-                ::boomer::__private::Box::pin(async move {
-                    let #built = #path(__boomer_ctx).await;
-                    #state
-                })
+                #future
             }
         };
         (start_fn, quote!(__boomer_start))
@@ -234,19 +234,21 @@ impl<'a> UserClass<'a> {
         };
         let path = self.resolve(path);
         let span = path.span();
-        let done = quote_spanned!(span=> let () = #path(__boomer_user, __boomer_ctx).await;);
+        let future = quote_spanned! {span=>
+            ::boomer::__private::Box::pin(async move {
+                if let ::core::result::Result::Ok(__boomer_user) =
+                    ::boomer::__private::user_state::<#ident>(__boomer_state)
+                {
+                    let () = #path(__boomer_user, __boomer_ctx).await;
+                }
+            })
+        };
         let stop_fn = quote! {
             fn __boomer_stop<'a>(
                 __boomer_state: &'a mut (dyn ::boomer::__private::Any + ::core::marker::Send),
                 __boomer_ctx: &'a mut ::boomer::__private::Ctx,
             ) -> ::boomer::__private::BoxFuture<'a, ()> {
-                ::boomer::__private::Box::pin(async move {
-                    if let ::core::result::Result::Ok(__boomer_user) =
-                        ::boomer::__private::user_state::<#ident>(__boomer_state)
-                    {
-                        #done
-                    }
-                })
+                #future
             }
         };
         (stop_fn, quote!(::core::option::Option::Some(__boomer_stop)))
@@ -335,22 +337,41 @@ mod tests {
 
     #[test]
     fn the_name_defaults_to_the_struct_name() {
-        let out = expanded(quote!(), quote!(struct r#Shopper;));
+        let out = expanded(
+            quote!(),
+            quote!(
+                struct r#Shopper;
+            ),
+        );
         assert!(out.contains("name : \"Shopper\""), "{out}");
         assert!(out.contains("default_start :: < r#Shopper >"), "{out}");
     }
 
     #[test]
     fn self_in_hooks_is_the_struct() {
-        let out = expanded(quote!(on_start = Self::login), quote!(struct Shopper;));
+        let out = expanded(
+            quote!(on_start = Self::login),
+            quote!(
+                struct Shopper;
+            ),
+        );
         assert!(out.contains("Shopper :: login (__boomer_ctx)"), "{out}");
     }
 
     #[test]
     fn only_plain_structs() {
         let mut errors = Errors::default();
-        assert!(parse_struct(&quote!(enum E {}), &mut errors).is_none());
-        let item: ItemStruct = syn::parse2(quote!(struct S<'a, T>(&'a T);)).unwrap();
+        assert!(parse_struct(
+            &quote!(
+                enum E {}
+            ),
+            &mut errors
+        )
+        .is_none());
+        let item: ItemStruct = syn::parse2(quote!(
+            struct S<'a, T>(&'a T);
+        ))
+        .unwrap();
         check_generics(&item, &mut errors);
         assert_eq!(errors.messages().len(), 3);
     }

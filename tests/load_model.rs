@@ -1,0 +1,79 @@
+//! Locust's load model in Rust, checked at a real master: rate limits.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const RUN: Duration = Duration::from_secs(60);
+
+/// Runs the fast worker with `args` under a headless master for `secs` seconds and returns
+/// the master's request count and its Requests/s.
+fn fast_run(name: &str, secs: u32, args: &[&str]) -> (u64, f64) {
+    let dir = scratch(name);
+    let port = free_port();
+    let t = format!("{secs}s");
+    let mut master = master(
+        &dir,
+        "examples/locustfile.py",
+        port,
+        &[
+            "--headless",
+            "--only-summary",
+            "-u",
+            "20",
+            "-r",
+            "20",
+            "-t",
+            &t,
+            "--expect-workers",
+            "1",
+            "--expect-workers-max-wait",
+            "30",
+            "--csv",
+            "run",
+        ],
+    );
+    let mut worker = worker(&dir, "e2e_fast", port, &[], args);
+    assert_eq!(master.wait(RUN).code(), Some(0), "{}", master.output());
+    assert_eq!(
+        worker.wait(Duration::from_secs(10)).code(),
+        Some(0),
+        "{}",
+        worker.output()
+    );
+    let stats = csv_records(&dir.join("run_stats.csv"));
+    let row = stats
+        .iter()
+        .find(|r| r["Name"] == "/fast")
+        .expect("a /fast row");
+    let count = row["Request Count"].parse().expect("count");
+    let rps = row["Requests/s"].parse().expect("rps");
+    (count, rps)
+}
+
+/// `--max-rps 200` holds the rate at 200/s ±5 % while 20 users would do far more: over the
+/// master's 8 s run, 1600 requests. (The master's own Requests/s divides by the time since
+/// its stats reset, which starts before the worker's users do, so it reads lower.)
+#[test]
+fn max_rps_holds_the_rate() {
+    let (count, rps) = fast_run("maxrps", 8, &["--max-rps", "200"]);
+    assert!(
+        (1520..=1680).contains(&count),
+        "{count} requests in 8 s ({rps} requests/s at the master)"
+    );
+}
+
+/// `--request-increase-rate 50/1s` with `--max-rps 200`: 50/s in the first second, 100/s
+/// in the second, ... capped at 200/s: about 50+100+150+200+200+200 = 900 in 6 s.
+#[test]
+fn request_increase_rate_ramps_up() {
+    let (count, _) = fast_run(
+        "ramp",
+        6,
+        &["--max-rps", "200", "--request-increase-rate", "50/1s"],
+    );
+    // The master's -t starts a moment before the worker's users; allow a tenth either way.
+    assert!((810..=990).contains(&count), "{count} requests in 6 s");
+}
