@@ -47,6 +47,15 @@ pub use boomer_core::{
 };
 pub use boomer_macros::{on, task};
 
+/// An HTTP/1.1 client that records every request, bound to the user's host: get it with
+/// [`Ctx::http`]. On by default (cargo feature `http`).
+#[cfg(feature = "http")]
+pub mod http {
+    pub use boomer_core::http::{
+        Bytes, HeaderMap, HttpClient, HttpError, Method, RequestBuilder, Response,
+    };
+}
+
 /// Statistics in Locust's exact shape (buckets, percentiles, error keys).
 pub mod stats {
     pub use boomer_core::stats::{bucket_ms, error_key, percentile, python_repr};

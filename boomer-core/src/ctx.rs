@@ -22,6 +22,9 @@ pub struct Ctx {
     host: Arc<HostCell>,
     host_seen: u64,
     host_cached: Option<Arc<str>>,
+    /// Made on first use, so users that never send HTTP cost one pointer.
+    #[cfg(feature = "http")]
+    http: Option<Box<crate::http::HttpClient>>,
 }
 
 impl Ctx {
@@ -31,6 +34,8 @@ impl Ctx {
             host,
             host_seen: u64::MAX,
             host_cached: None,
+            #[cfg(feature = "http")]
+            http: None,
         };
         ctx.refresh();
         ctx
@@ -55,6 +60,20 @@ impl Ctx {
     /// The host under test: the master's Host field (or `--host`), as of this iteration.
     pub fn host(&self) -> Option<&str> {
         self.host_cached.as_deref()
+    }
+
+    /// This user's HTTP client, bound to [`host`](Self::host): see [`crate::http`].
+    ///
+    /// ```no_run
+    /// # async fn task(ctx: &mut boomer_core::Ctx) {
+    /// ctx.http().get("/").send().await;
+    /// # }
+    /// ```
+    #[cfg(feature = "http")]
+    pub fn http(&mut self) -> &mut crate::http::HttpClient {
+        let client = self.http.get_or_insert_with(Default::default);
+        client.follow_host(&self.host_cached);
+        client
     }
 
     /// This user's number on this worker (0, 1, 2, ...).

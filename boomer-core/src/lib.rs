@@ -8,6 +8,8 @@ mod config;
 mod ctx;
 mod events;
 mod host;
+#[cfg(feature = "http")]
+pub mod http;
 mod outbox;
 pub mod protocol;
 pub mod registry;
