@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 mod bus;
+mod clock;
 mod config;
 mod ctx;
 mod events;

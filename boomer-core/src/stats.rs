@@ -15,6 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::clock;
+
 /// Records a successful request of type `kind` (e.g. `GET`) named `name`, that took
 /// `elapsed` and returned `bytes` bytes. Callable from any thread, inside or outside a task.
 ///
@@ -23,7 +25,7 @@ use sha2::{Digest, Sha256};
 /// boomer_core::record_success("GET", "/index", Duration::from_millis(12), 1024);
 /// ```
 pub fn record_success(kind: &str, name: &str, elapsed: Duration, bytes: u64) {
-    let now = now_epoch();
+    let now = clock::coarse_epoch();
     with_shard(|shard| shard.entry(kind, name).log(elapsed, bytes, now));
 }
 
@@ -35,7 +37,7 @@ pub fn record_success(kind: &str, name: &str, elapsed: Duration, bytes: u64) {
 /// boomer_core::record_failure("udp", "send", Duration::from_millis(30), "timed out");
 /// ```
 pub fn record_failure(kind: &str, name: &str, elapsed: Duration, error: impl Display) {
-    let now = now_epoch();
+    let now = clock::coarse_epoch();
     let error = error.to_string();
     with_shard(|shard| {
         let entry = shard.entry(kind, name);
