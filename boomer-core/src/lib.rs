@@ -36,6 +36,20 @@ pub use inventory;
 use host::HostCell;
 use users::{TaskTable, Users};
 
+/// Hooks for the criterion benches (`benches/`); not API.
+#[doc(hidden)]
+pub mod __bench {
+    /// Runs one task once as a user's loop does (timing, panic catching, failure recording).
+    pub async fn run_task(task: &crate::Task, ctx: &mut crate::Ctx) {
+        crate::users::run_task(task, ctx).await
+    }
+
+    /// Takes and discards what was recorded, so long benches do not grow the shards.
+    pub fn drain() {
+        crate::stats::drain();
+    }
+}
+
 /// Why a worker could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
