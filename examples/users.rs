@@ -9,6 +9,8 @@
 //! A `Shopper` logs in when it starts (its `on_start`), browses and buys with its session
 //! token, and logs out when it stops; an `Admin` lists orders then approves one, in that
 //! order, twice a second. The requests are pretend (a short sleep), but recorded for real.
+//! Tasks are tagged (`shop`, `checkout`, `admin`): `--tags admin` on the master runs only
+//! the admin's.
 
 use std::time::{Duration, Instant};
 
@@ -52,7 +54,7 @@ impl Shopper {
     }
 }
 
-#[boomer::task(weight = 5)]
+#[boomer::task(weight = 5, tags = ["shop"])]
 async fn browse(shopper: &mut Shopper, ctx: &mut Ctx) -> Result<(), String> {
     shopper.authorise()?;
     request(ctx, "GET", "/items", 15).await;
@@ -60,14 +62,14 @@ async fn browse(shopper: &mut Shopper, ctx: &mut Ctx) -> Result<(), String> {
     Ok(())
 }
 
-#[boomer::task(weight = 2)]
+#[boomer::task(weight = 2, tags = ["shop"])]
 async fn view_cart(shopper: &mut Shopper, ctx: &mut Ctx) -> Result<(), String> {
     shopper.authorise()?;
     request(ctx, "GET", "/cart", 10).await;
     Ok(())
 }
 
-#[boomer::task]
+#[boomer::task(tags = ["shop", "checkout"])]
 async fn checkout(shopper: &mut Shopper, ctx: &mut Ctx) -> Result<(), String> {
     shopper.authorise()?;
     if shopper.cart.is_empty() {
@@ -85,13 +87,13 @@ struct Admin {
     pending: u32,
 }
 
-#[boomer::task]
+#[boomer::task(tags = ["admin"])]
 async fn list_orders(admin: &mut Admin, ctx: &mut Ctx) {
     request(ctx, "GET", "/admin/orders", 25).await;
     admin.pending += 1;
 }
 
-#[boomer::task]
+#[boomer::task(tags = ["admin"])]
 async fn approve_order(admin: &mut Admin, ctx: &mut Ctx) {
     if admin.pending > 0 {
         request(ctx, "POST", "/admin/orders/approve", 30).await;

@@ -170,6 +170,14 @@ pub use boomer_macros::{on, task};
 /// an `async fn`, returning `()` or `Result<(), E>` where `E: Display`. Tasks without one
 /// belong to the default class. A class needs at least one task.
 pub use boomer_macros::user;
+/// An HTTP/1.1 client that records every request, bound to the user's host: get it with
+/// [`Ctx::http`]. On by default (cargo feature `http`).
+#[cfg(feature = "http")]
+pub mod http {
+    pub use boomer_core::http::{
+        Bytes, HeaderMap, HttpClient, HttpError, Method, RequestBuilder, Response,
+    };
+}
 
 /// Statistics in Locust's exact shape (buckets, percentiles, error keys).
 pub mod stats {

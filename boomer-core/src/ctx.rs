@@ -25,6 +25,9 @@ pub struct Ctx {
     host_seen: u64,
     host_cached: Option<Arc<str>>,
     signal: Arc<UserSignal>,
+    /// Made on first use, so users that never send HTTP cost one pointer.
+    #[cfg(feature = "http")]
+    http: Option<Box<crate::http::HttpClient>>,
 }
 
 impl Ctx {
@@ -41,6 +44,8 @@ impl Ctx {
             host_seen: u64::MAX,
             host_cached: None,
             signal,
+            #[cfg(feature = "http")]
+            http: None,
         };
         ctx.refresh();
         ctx
@@ -73,6 +78,20 @@ impl Ctx {
     /// within the master's `stop_timeout`; then it is cancelled at its next `.await`.
     pub fn stopping(&self) -> bool {
         self.signal.stopping()
+    }
+
+    /// This user's HTTP client, bound to [`host`](Self::host): see [`crate::http`].
+    ///
+    /// ```no_run
+    /// # async fn task(ctx: &mut boomer_core::Ctx) {
+    /// ctx.http().get("/").send().await;
+    /// # }
+    /// ```
+    #[cfg(feature = "http")]
+    pub fn http(&mut self) -> &mut crate::http::HttpClient {
+        let client = self.http.get_or_insert_with(Default::default);
+        client.follow_host(&self.host_cached);
+        client
     }
 
     /// This user's number on this worker (0, 1, 2, ...).

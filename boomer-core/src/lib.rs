@@ -4,11 +4,14 @@
 #![warn(missing_docs)]
 
 mod bus;
+mod clock;
 mod config;
 mod ctx;
 mod events;
 mod host;
 mod logs;
+#[cfg(feature = "http")]
+pub mod http;
 mod outbox;
 pub mod protocol;
 mod ratelimit;
@@ -38,6 +41,20 @@ pub use inventory;
 
 use host::HostCell;
 use users::Users;
+
+/// Hooks for the criterion benches (`benches/`); not API.
+#[doc(hidden)]
+pub mod __bench {
+    /// Runs one task once as a user's loop does (timing, panic catching, failure recording).
+    pub async fn run_task(task: &crate::Task, ctx: &mut crate::Ctx) {
+        crate::users::run_task(task, ctx, &mut ()).await
+    }
+
+    /// Takes and discards what was recorded, so long benches do not grow the shards.
+    pub fn drain() {
+        crate::stats::drain();
+    }
+}
 
 /// Why a worker could not run.
 #[derive(Debug, thiserror::Error)]

@@ -15,6 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::clock;
+
 /// Records a successful request of type `kind` (e.g. `GET`) named `name`, that took
 /// `elapsed` and returned `bytes` bytes. Callable from any thread, inside or outside a task.
 ///
@@ -23,7 +25,7 @@ use sha2::{Digest, Sha256};
 /// boomer_core::record_success("GET", "/index", Duration::from_millis(12), 1024);
 /// ```
 pub fn record_success(kind: &str, name: &str, elapsed: Duration, bytes: u64) {
-    let now = now_epoch();
+    let now = clock::coarse_epoch();
     with_shard(|shard| shard.entry(kind, name).log(elapsed, bytes, now));
 }
 
@@ -35,7 +37,7 @@ pub fn record_success(kind: &str, name: &str, elapsed: Duration, bytes: u64) {
 /// boomer_core::record_failure("udp", "send", Duration::from_millis(30), "timed out");
 /// ```
 pub fn record_failure(kind: &str, name: &str, elapsed: Duration, error: impl Display) {
-    let now = now_epoch();
+    let now = clock::coarse_epoch();
     let error = error.to_string();
     with_shard(|shard| {
         let entry = shard.entry(kind, name);
@@ -69,8 +71,16 @@ impl Hasher for FxHasher {
             let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
             self.add(word);
         }
-        for &b in chunks.remainder() {
-            self.add(b as u64);
+        // The tail as one word, not a multiply per byte: names are short, so most of a
+        // name is tail.
+        // (Shifts, not copy_from_slice: a variable-length copy is a call to memmove.)
+        let tail = chunks.remainder();
+        if !tail.is_empty() {
+            let word = tail
+                .iter()
+                .enumerate()
+                .fold(0u64, |w, (i, &b)| w | (u64::from(b) << (8 * i)));
+            self.add(word ^ ((tail.len() as u64) << 59));
         }
     }
     fn write_u8(&mut self, i: u8) {
@@ -93,23 +103,43 @@ impl FxHasher {
     }
 }
 
-/// One thread's records since the last drain: method → name → entry.
+/// One thread's records since the last drain, by the hash of (method, name): a record costs
+/// one probe with a `u64` key and one string compare (two nested string-keyed maps cost
+/// four probes that hash and compare strings).
 #[derive(Default)]
 struct Shard {
-    entries: FxMap<String, FxMap<String, Entry>>,
+    entries: FxMap<u64, Vec<Slot>>,
+}
+
+struct Slot {
+    method: String,
+    name: String,
+    entry: Entry,
 }
 
 impl Shard {
     fn entry(&mut self, method: &str, name: &str) -> &mut Entry {
-        // Look up by &str first: the allocation happens once per (method, name) per window.
-        if !self.entries.contains_key(method) {
-            self.entries.insert(method.to_string(), FxMap::default());
-        }
-        let names = self.entries.get_mut(method).expect("inserted above");
-        if !names.contains_key(name) {
-            names.insert(name.to_string(), Entry::default());
-        }
-        names.get_mut(name).expect("inserted above")
+        let mut h = FxHasher::default();
+        h.write(method.as_bytes());
+        h.write_u8(0xff); // not UTF-8: ("ab", "c") and ("a", "bc") differ
+        h.write(name.as_bytes());
+        let slots = self.entries.entry(h.finish()).or_default();
+        let i = match slots
+            .iter()
+            .position(|s| s.name == name && s.method == method)
+        {
+            Some(i) => i,
+            None => {
+                // The allocation happens once per (method, name) per window.
+                slots.push(Slot {
+                    method: method.to_string(),
+                    name: name.to_string(),
+                    entry: Entry::default(),
+                });
+                slots.len() - 1
+            }
+        };
+        &mut slots[i].entry
     }
 }
 
@@ -157,10 +187,8 @@ pub(crate) fn drain() -> Window {
     let mut shards = lock(&HUB.shards);
     for shard in shards.iter() {
         let taken = mem::take(&mut *lock(shard));
-        for (method, names) in taken.entries {
-            for (name, entry) in names {
-                window.add(method.clone(), name, entry);
-            }
+        for slot in taken.entries.into_values().flatten() {
+            window.add(slot.method, slot.name, slot.entry);
         }
     }
     // Shards whose thread has exited are held only here and are now empty: let them go.
@@ -188,6 +216,19 @@ pub struct Entry {
     pub(crate) last_request_timestamp: Option<f64>,
     /// Error text → occurrences, first and last seen.
     pub(crate) errors: BTreeMap<String, ErrorCount>,
+    /// Counts not yet in the maps above: see [`Runs`].
+    runs: Runs,
+}
+
+/// The current run of records in one response-time bucket and one second, counted here
+/// and added to the maps when the run ends or the entry is read: two BTreeMap inserts per
+/// record were most of `Entry::log`, while consecutive records mostly share both keys.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Runs {
+    bucket: u64,
+    in_bucket: u64,
+    second: i64,
+    in_second: u64,
 }
 
 /// How often one error happened in a window.
@@ -206,8 +247,13 @@ impl Entry {
         self.min_us = Some(self.min_us.map_or(us, |m| m.min(us)));
         self.max_us = self.max_us.max(us);
         self.total_content_length = self.total_content_length.saturating_add(bytes);
-        *self.response_times.entry(bucket_ms(us)).or_insert(0) += 1;
-        *self.num_reqs_per_sec.entry(now as i64).or_insert(0) += 1;
+        let (bucket, second) = (bucket_ms(us), now as i64);
+        if bucket != self.runs.bucket || second != self.runs.second {
+            self.settle();
+            (self.runs.bucket, self.runs.second) = (bucket, second);
+        }
+        self.runs.in_bucket += 1;
+        self.runs.in_second += 1;
         self.last_request_timestamp = Some(self.last_request_timestamp.map_or(now, |t| t.max(now)));
     }
 
@@ -228,8 +274,26 @@ impl Entry {
             });
     }
 
+    /// Moves the current runs into the maps; every reader of an entry sees it settled.
+    fn settle(&mut self) {
+        let runs = std::mem::take(&mut self.runs);
+        add_run(&mut self.response_times, runs.bucket, runs.in_bucket);
+        add_run(&mut self.num_reqs_per_sec, runs.second, runs.in_second);
+    }
+
     /// Adds `other` into `self`, as the master's `StatsEntry.extend` does.
     pub(crate) fn merge(&mut self, other: &Entry) {
+        self.settle();
+        add_run(
+            &mut self.response_times,
+            other.runs.bucket,
+            other.runs.in_bucket,
+        );
+        add_run(
+            &mut self.num_reqs_per_sec,
+            other.runs.second,
+            other.runs.in_second,
+        );
         self.num_requests += other.num_requests;
         self.num_failures += other.num_failures;
         self.total_us = self.total_us.saturating_add(other.total_us);
@@ -279,6 +343,12 @@ impl Entry {
     /// The percentile `p` (0..=1) of the response times, computed as the master does.
     pub fn percentile(&self, p: f64) -> u64 {
         percentile(&self.response_times, self.num_requests, p)
+    }
+}
+
+fn add_run<K: Ord>(into: &mut BTreeMap<K, u64>, key: K, count: u64) {
+    if count > 0 {
+        *into.entry(key).or_insert(0) += count;
     }
 }
 
@@ -332,7 +402,8 @@ pub struct Window {
 }
 
 impl Window {
-    fn add(&mut self, method: String, name: String, entry: Entry) {
+    fn add(&mut self, method: String, name: String, mut entry: Entry) {
+        entry.settle();
         match self.entries.get_mut(&(method.clone(), name.clone())) {
             Some(e) => e.merge(&entry),
             None => {

@@ -506,8 +506,10 @@ async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: A
         }
         let wait = class.wait_time.next(began.elapsed(), &mut rng);
         if wait.is_zero() {
-            // A plain fn, or an async fn that never waits, would otherwise hold its thread.
-            tokio::task::yield_now().await;
+            // A plain fn, or an async fn that never waits, would otherwise hold its thread; but
+            // yielding every iteration costs a trip through the scheduler (and, with one user,
+            // an epoll per iteration): yield once tokio's cooperative budget is spent.
+            tokio::task::consume_budget().await;
         } else {
             tokio::select! {
                 biased;

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Record-only through a real master: users run a task that only records a sample; the
+# master's Aggregated Requests/s is what it accepted. Master on one core, worker on the other.
+#   bench/record.sh [SECONDS]        (default 10 s per user count)
+source "$(dirname "$0")/common.sh"
+secs="${1:-10}"
+build bench_record
+echo "# $0 $* ($(date -u +%F), $(nproc) cores, master on core $TARGET_CORE, worker on core $LOAD_CORE)"
+printf '| %-8s | %-14s | %-12s |\n' users "records/s" "total"
+printf '|----------|----------------|--------------|\n'
+for users in ${USERS:-1 100 10000 100000}; do
+  master_run "$users" "$secs" bench_record
+  rps=$(csv_col "$out/run_stats.csv" Aggregated "Requests/s")
+  total=$(csv_col "$out/run_stats.csv" Aggregated "Request Count")
+  printf '| %8s | %14.0f | %12s |\n' "$users" "$rps" "$total"
+done
