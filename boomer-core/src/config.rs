@@ -38,6 +38,100 @@ pub struct Options {
     /// that restart workers themselves.
     #[arg(long)]
     pub exit_on_master_loss: bool,
+
+    /// Run without a master: a local runner ramps the users up and stops at the run time
+    /// or Ctrl-C, printing Locust's console tables.
+    #[arg(long, help_heading = "Standalone")]
+    pub standalone: bool,
+
+    /// Standalone: the number of users.
+    #[arg(
+        short = 'u',
+        long,
+        env = "LOCUST_USERS",
+        default_value_t = 1,
+        help_heading = "Standalone"
+    )]
+    pub users: u32,
+
+    /// Standalone: users started per second.
+    #[arg(
+        short = 'r',
+        long,
+        env = "LOCUST_SPAWN_RATE",
+        default_value_t = 1.0,
+        help_heading = "Standalone"
+    )]
+    pub spawn_rate: f64,
+
+    /// Standalone: stop after this long, e.g. 300s, 20m, 1h30m (default: until Ctrl-C).
+    #[arg(short = 't', long, env = "LOCUST_RUN_TIME", value_parser = parse_timespan, help_heading = "Standalone")]
+    pub run_time: Option<Duration>,
+
+    /// Run only the tasks with one of these tags (space- or comma-separated).
+    #[arg(short = 'T', long, value_delimiter = ',', num_args = 1.., help_heading = "Standalone")]
+    pub tags: Vec<String>,
+
+    /// Do not run the tasks with one of these tags (space- or comma-separated).
+    #[arg(short = 'E', long, value_delimiter = ',', num_args = 1.., help_heading = "Standalone")]
+    pub exclude_tags: Vec<String>,
+
+    /// Standalone: write PREFIX_stats.csv, _failures.csv, _exceptions.csv and
+    /// _stats_history.csv, as Locust does.
+    #[arg(long = "csv", value_name = "PREFIX", help_heading = "Output")]
+    pub csv_prefix: Option<String>,
+
+    /// Standalone: print the final stats as JSON to stdout.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+
+    /// Standalone: write the final stats as JSON to NAME.json.
+    #[arg(long, value_name = "NAME", help_heading = "Output")]
+    pub json_file: Option<String>,
+
+    /// Standalone: print only the summary at the end, not the table every 2 s.
+    #[arg(long, help_heading = "Output")]
+    pub only_summary: bool,
+
+    /// Standalone: the exit code when there were failures.
+    #[arg(long, default_value_t = 1, help_heading = "Output")]
+    pub exit_code_on_error: u8,
+
+    /// Serve the current stats in the Prometheus text format on this address (e.g.
+    /// 127.0.0.1:9646), standalone or worker.
+    #[arg(long, value_name = "ADDR", help_heading = "Output")]
+    pub prometheus_listen: Option<std::net::SocketAddr>,
+}
+
+/// Locust's `parse_timespan`: `20` (seconds), `20s`, `3m`, `2h`, `1h20m`, `3h30m10s`.
+pub fn parse_timespan(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let bad = || format!("invalid time span {text:?}: use e.g. 20, 20s, 3m, 2h, 1h30m");
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.chars() {
+        match c {
+            '0'..='9' => number.push(c),
+            'h' | 'm' | 's' if !number.is_empty() => {
+                let n: u64 = number.parse().map_err(|_| bad())?;
+                let unit = match c {
+                    'h' => 3600,
+                    'm' => 60,
+                    _ => 1,
+                };
+                total = total.saturating_add(n.saturating_mul(unit));
+                number.clear();
+            }
+            _ => return Err(bad()),
+        }
+    }
+    if !number.is_empty() || text.is_empty() {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
 }
 
 impl Default for Options {
@@ -47,6 +141,24 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Parses a command line (the first item is the program name). With
+    /// `standalone_default`, the run is standalone unless a master is named.
+    pub(crate) fn parse_args<I, S>(args: I, standalone_default: bool) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Options::command().try_get_matches_from(args)?;
+        let mut options = Options::from_arg_matches(&matches)?;
+        let master_named =
+            matches.value_source("master_host") != Some(clap::parser::ValueSource::DefaultValue);
+        if standalone_default && !master_named {
+            options.standalone = true;
+        }
+        Ok(options)
+    }
+
     /// The master's ZeroMQ endpoint.
     pub fn endpoint(&self) -> String {
         let host = if self.master_host.contains(':') && !self.master_host.starts_with('[') {

@@ -39,6 +39,9 @@ pub enum Exit {
     Signal,
     /// The master was lost and `--exit-on-master-loss` was given.
     MasterLost,
+    /// A standalone test ended with failures (the process exits with
+    /// `--exit-code-on-error`).
+    Failures,
 }
 
 /// What ended a session with the master.
@@ -64,6 +67,7 @@ pub(crate) struct Worker {
     outbox: mpsc::UnboundedReceiver<Outgoing>,
     metrics: ProcessMetrics,
     signals: Signals,
+    outputs: crate::output::Outputs,
 }
 
 impl Worker {
@@ -86,7 +90,14 @@ impl Worker {
             outbox,
             metrics: ProcessMetrics::new(),
             signals: Signals::new(),
+            outputs: Default::default(),
         }
+    }
+
+    /// Also hands every report window to these outputs (e.g. Prometheus).
+    pub(crate) fn with_outputs(mut self, outputs: crate::output::Outputs) -> Self {
+        self.outputs = outputs;
+        self
     }
 
     /// Connects, serves the master until it says quit (or a signal arrives), reconnecting
@@ -322,6 +333,14 @@ impl Worker {
     /// Sends the deltas since the last report (every 3 s, and at once on stop and quit).
     async fn report(&mut self, link: &mut crate::transport::Link) {
         let window = stats::drain();
+        if self.outputs.active() {
+            self.outputs.report(crate::output::Report {
+                time: stats::now_epoch(),
+                user_count: self.users.total(),
+                window: window.clone(),
+                exceptions: Vec::new(),
+            });
+        }
         let start = std::mem::replace(&mut self.window_start, stats::now_epoch());
         let (stats, stats_total, errors) = window.to_report(start);
         let report = StatsReport {
@@ -369,6 +388,7 @@ impl Worker {
         }
         // Give the socket a moment to flush the last frames before the process exits.
         sleep(Duration::from_millis(100)).await;
+        self.outputs.stop();
         outbox::install(None);
         exit
     }
@@ -409,7 +429,7 @@ async fn protocol_link(endpoint: &str, node_id: &str) -> Result<crate::transport
     crate::transport::Link::connect(endpoint, node_id, CONNECT_TIMEOUT).await
 }
 
-fn ticker(period: Duration) -> Interval {
+pub(crate) fn ticker(period: Duration) -> Interval {
     let mut t = interval(period);
     t.set_missed_tick_behavior(MissedTickBehavior::Delay);
     t
@@ -457,20 +477,20 @@ impl ProcessMetrics {
 }
 
 /// SIGINT and SIGTERM.
-struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Signals {
             #[cfg(unix)]
             term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
         }
     }
 
-    async fn recv(&mut self) {
+    pub(crate) async fn recv(&mut self) {
         #[cfg(unix)]
         let term = async {
             match self.term.as_mut() {
