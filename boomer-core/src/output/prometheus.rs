@@ -67,6 +67,9 @@ fn serve(mut stream: TcpStream, page: &Mutex<String>) -> io::Result<()> {
     stream.write_all(resp.as_bytes())
 }
 
+/// A metric family: name, type, help, and the value of an entry.
+type Family<'a> = (&'a str, &'a str, &'a str, &'a dyn Fn(&Entry) -> f64);
+
 /// The page: per (method, name) and for the Aggregated row (method ""), the counters the
 /// console shows.
 pub(crate) fn render(s: &Snapshot) -> String {
@@ -75,7 +78,7 @@ pub(crate) fn render(s: &Snapshot) -> String {
     rows.push(("", "Aggregated", &total));
     let last = last_request(&s.totals);
     let mut out = String::new();
-    let families: [(&str, &str, &str, &dyn Fn(&Entry) -> f64); 8] = [
+    let families: [Family; 8] = [
         ("boomer_requests_total", "counter", "Requests.", &|e| {
             e.num_requests as f64
         }),
