@@ -285,7 +285,17 @@ impl Entry {
         }
         let us = match &self.hdr {
             Some(_) if p >= 1.0 => self.max_us,
-            Some(h) => h.median_equivalent(h.value_at_quantile(p)),
+            Some(h) => {
+                // Locust's convention (the sample of rank int(n * p) + 1), so that both
+                // modes agree on the same samples; only the resolution differs.
+                let rank = ((self.num_requests as f64 * p) as u64 + 1).min(self.num_requests);
+                let mut seen = 0;
+                let at = h.iter_recorded().find(|v| {
+                    seen += v.count_at_value();
+                    seen >= rank
+                });
+                at.map_or(self.max_us, |v| h.median_equivalent(v.value_iterated_to()))
+            }
             None => self.percentile(p).saturating_mul(1000),
         };
         let us = us.clamp(self.min_us.unwrap_or(0), self.max_us);
