@@ -279,3 +279,68 @@ fn no_failures_exit_zero_and_exit_code_is_configurable() {
     let status = run.wait(Duration::from_secs(20));
     assert_eq!(status.code(), Some(0), "{}", run.output());
 }
+
+#[test]
+fn prometheus_serves_a_worker_s_stats_too() {
+    let dir = scratch("worker-prometheus");
+    let port = free_port();
+    let prom = free_port();
+    let mut master = master(
+        &dir,
+        "examples/locustfile.py",
+        port,
+        &[
+            "--headless",
+            "--only-summary",
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "8s",
+            "--expect-workers",
+            "1",
+            "--expect-workers-max-wait",
+            "30",
+            "--exit-code-on-error",
+            "0",
+        ],
+    );
+    let addr = format!("127.0.0.1:{prom}");
+    let mut worker = worker(
+        &dir,
+        "e2e_recorder",
+        port,
+        &[("RECORDER_TOTAL", "1000")],
+        &["--prometheus-listen", &addr],
+    );
+    // The worker reports every 3 s; the page follows each report.
+    let page = wait_for("the samples on /metrics", Duration::from_secs(30), || {
+        let (status, page) = http(prom, "GET", "/metrics", &[]);
+        let want = "boomer_requests_total{method=\"GET\",name=\"/rust\"} 1000";
+        (status == 200 && page.contains(want)).then_some(page)
+    });
+    assert!(
+        page.contains("boomer_failures_total{method=\"GET\",name=\"/rust\"} 50"),
+        "{page}"
+    );
+    // Locust's buckets in worker mode: the same percentiles as the master's.
+    assert!(
+        page.contains(
+            "boomer_response_time_ms{method=\"GET\",name=\"/rust\",quantile=\"0.8\"} 150"
+        ),
+        "{page}"
+    );
+    assert_eq!(
+        master.wait(Duration::from_secs(60)).code(),
+        Some(0),
+        "{}",
+        master.output()
+    );
+    assert_eq!(
+        worker.wait(Duration::from_secs(10)).code(),
+        Some(0),
+        "{}",
+        worker.output()
+    );
+}
