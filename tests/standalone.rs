@@ -41,12 +41,12 @@ fn standalone(dir: &Path, args: &[&str]) -> Proc {
     Proc::spawn("standalone", cmd, dir)
 }
 
+/// A CSV file as Python reads it: its header and its rows keyed by header.
+type PyCsv = (Vec<String>, Vec<HashMap<String, String>>);
+
 /// The four CSV files of `prefix` as Python's csv module reads them: file → rows of dicts,
 /// plus the header row.
-fn python_csv(
-    dir: &Path,
-    prefix: &str,
-) -> HashMap<String, (Vec<String>, Vec<HashMap<String, String>>)> {
+fn python_csv(dir: &Path, prefix: &str) -> HashMap<String, PyCsv> {
     let python = locust().with_file_name("python3");
     let script = r#"
 import csv, json, sys
