@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::ratelimit::{parse_ramp, SmoothRateLimiter};
+
 /// The worker's options: the command line of every `boomer::main!()` binary.
 #[derive(Parser, Debug, Clone)]
 #[command(about = "A Locust worker written in Rust with boomer", long_about = None)]
@@ -33,6 +35,23 @@ pub struct Options {
     /// stopped and the worker reconnects. 0 turns the check off.
     #[arg(long, env = "LOCUST_MASTER_HEARTBEAT_TIMEOUT", default_value_t = 60.0)]
     pub master_heartbeat_timeout: f64,
+
+    /// Run only the tasks with any of these tags (the master's --tags win when it sends some).
+    #[arg(short = 'T', long, num_args = 1.., value_name = "TAG")]
+    pub tags: Vec<String>,
+
+    /// Skip the tasks with any of these tags.
+    #[arg(short = 'E', long, num_args = 1.., value_name = "TAG")]
+    pub exclude_tags: Vec<String>,
+
+    /// At most this many task runs per second across all users (0: no limit).
+    #[arg(long, default_value_t = 0.0)]
+    pub max_rps: f64,
+
+    /// Ramp the task rate up: "N" or "N/<duration>" (e.g. "100/1s", "10/1m") more per
+    /// period, up to --max-rps.
+    #[arg(long, value_name = "RATE")]
+    pub request_increase_rate: Option<String>,
 
     /// Exit (code 3) instead of reconnecting when the master is lost, for orchestrators
     /// that restart workers themselves.
@@ -67,14 +86,6 @@ pub struct Options {
     /// Standalone: stop after this long, e.g. 300s, 20m, 1h30m (default: until Ctrl-C).
     #[arg(short = 't', long, env = "LOCUST_RUN_TIME", value_parser = parse_timespan, help_heading = "Standalone")]
     pub run_time: Option<Duration>,
-
-    /// Run only the tasks with one of these tags (space- or comma-separated).
-    #[arg(short = 'T', long, value_delimiter = ',', num_args = 1.., help_heading = "Standalone")]
-    pub tags: Vec<String>,
-
-    /// Do not run the tasks with one of these tags (space- or comma-separated).
-    #[arg(short = 'E', long, value_delimiter = ',', num_args = 1.., help_heading = "Standalone")]
-    pub exclude_tags: Vec<String>,
 
     /// Standalone: write PREFIX_stats.csv, _failures.csv, _exceptions.csv and
     /// _stats_history.csv, as Locust does.
@@ -167,6 +178,24 @@ impl Options {
             self.master_host.clone()
         };
         format!("tcp://{host}:{}", self.master_port)
+    }
+
+    /// The rate limiter the flags ask for, if any.
+    pub(crate) fn rate_limiter(&self) -> Result<Option<SmoothRateLimiter>, String> {
+        let max = if self.max_rps > 0.0 {
+            self.max_rps
+        } else {
+            f64::INFINITY
+        };
+        match &self.request_increase_rate {
+            Some(rate) if rate != "-1" => {
+                let (step, period) =
+                    parse_ramp(rate).map_err(|e| format!("--request-increase-rate {e}"))?;
+                Ok(Some(SmoothRateLimiter::ramp_up(max, step, period)))
+            }
+            _ if self.max_rps > 0.0 => Ok(Some(SmoothRateLimiter::new(max))),
+            _ => Ok(None),
+        }
     }
 
     pub(crate) fn heartbeat_timeout(&self) -> Option<Duration> {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::host::HostCell;
 use crate::stats;
+use crate::users::UserSignal;
 
 /// One virtual user's view of the test: the current host, its id, and the record methods.
 ///
@@ -20,17 +21,26 @@ use crate::stats;
 pub struct Ctx {
     user_id: u64,
     host: Arc<HostCell>,
+    class_host: Option<Arc<str>>,
     host_seen: u64,
     host_cached: Option<Arc<str>>,
+    signal: Arc<UserSignal>,
 }
 
 impl Ctx {
-    pub(crate) fn new(user_id: u64, host: Arc<HostCell>) -> Self {
+    pub(crate) fn new(
+        user_id: u64,
+        host: Arc<HostCell>,
+        class_host: Option<String>,
+        signal: Arc<UserSignal>,
+    ) -> Self {
         let mut ctx = Ctx {
             user_id,
             host,
+            class_host: class_host.map(Into::into),
             host_seen: u64::MAX,
             host_cached: None,
+            signal,
         };
         ctx.refresh();
         ctx
@@ -40,7 +50,7 @@ impl Ctx {
     pub fn detached(host: Option<&str>) -> Self {
         let cell = Arc::new(HostCell::default());
         cell.set(host.map(str::to_string));
-        Ctx::new(0, cell)
+        Ctx::new(0, cell, None, Arc::default())
     }
 
     /// Picks up a host change made on the master (web UI), once per iteration.
@@ -48,13 +58,21 @@ impl Ctx {
         let version = self.host.version();
         if version != self.host_seen {
             self.host_seen = version;
-            self.host_cached = self.host.get();
+            // As in Locust, the master's Host (or --host) wins over the class's own host.
+            self.host_cached = self.host.get().or_else(|| self.class_host.clone());
         }
     }
 
     /// The host under test: the master's Host field (or `--host`), as of this iteration.
     pub fn host(&self) -> Option<&str> {
         self.host_cached.as_deref()
+    }
+
+    /// True once this user has been told to stop (the test stops, or the master lowers the
+    /// user count): a task running a long loop should end it. The current task may finish
+    /// within the master's `stop_timeout`; then it is cancelled at its next `.await`.
+    pub fn stopping(&self) -> bool {
+        self.signal.stopping()
     }
 
     /// This user's number on this worker (0, 1, 2, ...).

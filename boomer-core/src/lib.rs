@@ -11,11 +11,13 @@ mod host;
 mod outbox;
 pub mod output;
 pub mod protocol;
+mod ratelimit;
 pub mod registry;
 mod standalone;
 pub mod stats;
 mod transport;
 mod users;
+mod wait;
 mod worker;
 
 use std::process::ExitCode;
@@ -25,15 +27,17 @@ pub use config::Options;
 pub use ctx::Ctx;
 pub use events::{CustomMessage, Event, EventKind, SpawnEvent, Value};
 pub use outbox::send_message;
-pub use registry::{Handler, Registry, RegistryError, Task, TaskFn};
+pub use ratelimit::{parse_duration, parse_ramp, RateLimiter, SmoothRateLimiter};
+pub use registry::{Handler, Registry, RegistryError, Task, TaskFn, UserClass};
 pub use stats::{record_failure, record_success};
+pub use wait::{between, constant, constant_pacing, constant_throughput, WaitTime};
 pub use worker::Exit;
 
 #[doc(hidden)]
 pub use inventory;
 
 use host::HostCell;
-use users::{TaskTable, Users};
+use users::Users;
 
 /// Why a worker could not run.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +45,9 @@ pub enum Error {
     /// The tasks are unusable.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// Bad options.
+    #[error("{0}")]
+    Options(String),
     /// `--run-tasks` named a task that does not exist.
     #[error("no task named {0:?}; the tasks are: {1}")]
     UnknownTask(String, String),
@@ -77,6 +84,7 @@ impl Boomer {
 pub struct Builder {
     registry: Registry,
     options: Options,
+    limiter: Option<Arc<dyn RateLimiter>>,
     outputs: Vec<Box<dyn output::Output>>,
     standalone_default: bool,
 }
@@ -86,6 +94,7 @@ impl Default for Builder {
         Builder {
             registry: Registry::from_macros(),
             options: Options::default(),
+            limiter: None,
             outputs: Vec::new(),
             standalone_default: false,
         }
@@ -102,6 +111,19 @@ impl Builder {
     /// Adds an event handler.
     pub fn handler(mut self, handler: Handler) -> Self {
         self.registry.add_handler(handler);
+        self
+    }
+
+    /// Adds a user class (see [`UserClass`]).
+    pub fn user_class(mut self, class: UserClass) -> Self {
+        self.registry.add_class(class);
+        self
+    }
+
+    /// Limits how often tasks run, across all users, with a limiter of your own (instead
+    /// of `--max-rps` / `--request-increase-rate`).
+    pub fn rate_limiter(mut self, limiter: impl RateLimiter) -> Self {
+        self.limiter = Some(Arc::new(limiter));
         self
     }
 
@@ -153,9 +175,17 @@ impl Builder {
         let rt = tokio::runtime::Handle::current();
         let host = Arc::new(HostCell::default());
         host.set(self.options.host.clone());
-        let table = Arc::new(TaskTable::new(self.registry.tasks.clone()));
-        let users = Users::new(rt.clone(), table, host.clone());
-        let bus = bus::EventBus::start(&rt, self.registry.handlers.clone());
+        let limiter = match self.limiter {
+            Some(l) => Some(l),
+            None => self
+                .options
+                .rate_limiter()
+                .map_err(Error::Options)?
+                .map(|l| Arc::new(l) as Arc<dyn RateLimiter>),
+        };
+        let registry = Arc::new(self.registry);
+        let users = Users::new(rt.clone(), registry.clone(), host.clone(), limiter);
+        let bus = bus::EventBus::start(&rt, registry.handlers.clone());
         let outputs = start_outputs(&self.options, self.outputs)?;
         let opts = self.options;
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -246,7 +276,7 @@ async fn run_tasks(registry: &Registry, opts: &Options) -> Result<(), Error> {
     let mut ctx = Ctx::detached(opts.host.as_deref());
     for task in chosen {
         println!("running task {}", task.name);
-        users::run_task(task, &mut ctx).await;
+        users::run_once(registry, task, &mut ctx).await;
         let window = stats::drain();
         if window.is_empty() {
             println!("  recorded nothing");

@@ -1,6 +1,7 @@
 //! What user code registers: tasks and event handlers, collected with `inventory` by the
 //! macros (or added programmatically through the builder) and validated once at start-up.
 
+use std::any::{Any, TypeId};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -22,7 +23,16 @@ pub enum TaskFn {
     Blocking(fn() -> Outcome),
     /// An `async fn`.
     Async(for<'a> fn(&'a mut Ctx) -> BoxFuture<'a, Outcome>),
+    /// A task of a user class: gets the user's state (the class's type) and the context.
+    User(for<'a> fn(&'a mut (dyn Any + Send), &'a mut Ctx) -> BoxFuture<'a, Outcome>),
 }
+
+/// One user's state, as built by its class's `on_start`.
+pub type UserState = Box<dyn Any + Send>;
+/// Builds a user's state (a class's `on_start`); an `Err` is recorded as a failure.
+pub type StartFn = for<'a> fn(&'a mut Ctx) -> BoxFuture<'a, Result<UserState, String>>;
+/// Tears a user down (a class's `on_stop`).
+pub type StopFn = for<'a> fn(&'a mut (dyn Any + Send), &'a mut Ctx) -> BoxFuture<'a, ()>;
 
 /// One task: a function that every user runs again and again, picked by weight.
 #[derive(Clone)]
@@ -31,6 +41,10 @@ pub struct Task {
     pub(crate) weight: u32,
     pub(crate) tags: Vec<String>,
     pub(crate) run: TaskFn,
+    /// The user class (its state's type), or `None` for the default class.
+    pub(crate) class: Option<TypeId>,
+    /// Declaration order, for sequential classes.
+    pub(crate) order: (String, u32),
 }
 
 impl Task {
@@ -47,7 +61,16 @@ impl Task {
             weight,
             tags: Vec::new(),
             run,
+            class: None,
+            order: (String::new(), 0),
         }
+    }
+
+    /// The same task, for users of class `T` (its state type); its fn must be
+    /// [`TaskFn::User`].
+    pub fn for_class<T: Any>(mut self) -> Self {
+        self.class = Some(TypeId::of::<T>());
+        self
     }
 
     /// The same task with these tags (for `--tags` / `--exclude-tags`).
@@ -112,6 +135,118 @@ pub struct TaskRegistration {
     pub run: TaskFn,
     /// Where the fn is, for messages: `module_path!()`.
     pub module: &'static str,
+    /// `line!()` of the fn, for the declaration order of sequential classes.
+    pub line: u32,
+    /// `TypeId::of::<State>` for a task of a user class.
+    pub class: Option<fn() -> TypeId>,
+}
+
+/// A user class registered by `#[boomer::user]` (emitted by the macro; not for direct use).
+#[doc(hidden)]
+pub struct UserClassRegistration {
+    pub name: &'static str,
+    pub weight: u32,
+    pub fixed_count: u32,
+    pub wait_time: fn() -> crate::WaitTime,
+    pub host: Option<&'static str>,
+    pub tags: &'static [&'static str],
+    pub sequential: bool,
+    pub on_start: StartFn,
+    pub on_stop: Option<StopFn>,
+    pub type_id: fn() -> TypeId,
+}
+
+/// A user class: a kind of user with its own state, tasks and pacing, as Locust's `User`
+/// subclasses. The master assigns users per class by name.
+#[derive(Clone)]
+pub struct UserClass {
+    pub(crate) name: String,
+    pub(crate) weight: u32,
+    pub(crate) fixed_count: u32,
+    pub(crate) wait_time: crate::WaitTime,
+    pub(crate) host: Option<String>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) sequential: bool,
+    pub(crate) on_start: Option<StartFn>,
+    pub(crate) on_stop: Option<StopFn>,
+    /// `None` for the default class (tasks that name no class).
+    pub(crate) type_id: Option<TypeId>,
+}
+
+impl UserClass {
+    /// The default class: tasks that take no user state.
+    pub(crate) fn default_class(name: &str) -> Self {
+        UserClass {
+            name: name.to_string(),
+            weight: 1,
+            fixed_count: 0,
+            wait_time: crate::WaitTime::None,
+            host: None,
+            tags: Vec::new(),
+            sequential: false,
+            on_start: None,
+            on_stop: None,
+            type_id: None,
+        }
+    }
+
+    /// A class named `name` (the Locust class name it answers to) whose users' state is a
+    /// `T`, built by `on_start`.
+    pub fn new<T: Any + Send>(name: impl Into<String>, on_start: StartFn) -> Self {
+        UserClass {
+            on_start: Some(on_start),
+            type_id: Some(TypeId::of::<T>()),
+            ..UserClass::default_class(&name.into())
+        }
+    }
+
+    /// The class's name (the Locust class name it answers to).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Locust's class `weight` (used to split users over classes in standalone mode).
+    pub fn weight(mut self, weight: u32) -> Self {
+        self.weight = weight;
+        self
+    }
+
+    /// Locust's `fixed_count`: exactly this many users of the class (standalone mode).
+    pub fn fixed_count(mut self, count: u32) -> Self {
+        self.fixed_count = count;
+        self
+    }
+
+    /// The pause after each task.
+    pub fn wait_time(mut self, wait: crate::WaitTime) -> Self {
+        self.wait_time = wait;
+        self
+    }
+
+    /// The host its users test when neither the master nor `--host` gives one.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// Tags that apply to all its tasks.
+    pub fn tags<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tags: I) -> Self {
+        self.tags = tags.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Run the tasks in declaration order instead of at random (Locust's
+    /// `SequentialTaskSet`).
+    pub fn sequential(mut self, sequential: bool) -> Self {
+        self.sequential = sequential;
+        self
+    }
+
+    /// Tears each user down when it stops.
+    pub fn on_stop(mut self, on_stop: StopFn) -> Self {
+        self.on_stop = Some(on_stop);
+        self
+    }
 }
 
 /// A handler registered by `#[boomer::on]` (emitted by the macro; not for direct use).
@@ -153,6 +288,7 @@ impl From<StaticEventKind> for EventKind {
 }
 
 inventory::collect!(TaskRegistration);
+inventory::collect!(UserClassRegistration);
 inventory::collect!(HandlerRegistration);
 
 /// Everything the worker runs: tasks and handlers, validated.
@@ -160,6 +296,7 @@ inventory::collect!(HandlerRegistration);
 pub struct Registry {
     pub(crate) tasks: Vec<Task>,
     pub(crate) handlers: Vec<Handler>,
+    pub(crate) classes: Vec<UserClass>,
 }
 
 /// Why the registered tasks cannot run.
@@ -175,6 +312,17 @@ pub enum RegistryError {
     /// Two tasks share a name.
     #[error("two tasks are named {0:?}: give one of them #[boomer::task(name = \"...\")]")]
     DuplicateTask(String),
+    /// A user class without tasks.
+    #[error("user class {0} has no task: add a #[boomer::task] fn that takes `&mut {0}`")]
+    ClassWithoutTask(String),
+    /// A task of a class that is not registered.
+    #[error(
+        "task {0:?} takes the state of a type that is not a user class: add #[boomer::user] to it"
+    )]
+    UnknownClass(String),
+    /// Two classes share a name.
+    #[error("two user classes are named {0:?}: give one of them #[boomer::user(name = \"...\")]")]
+    DuplicateClass(String),
 }
 
 impl Registry {
@@ -188,8 +336,26 @@ impl Registry {
                 weight: t.weight,
                 tags: t.tags.iter().map(|s| s.to_string()).collect(),
                 run: t.run,
+                class: t.class.map(|f| f()),
+                order: (t.module.to_string(), t.line),
             })
             .collect();
+        let mut classes: Vec<UserClass> = inventory::iter::<UserClassRegistration>
+            .into_iter()
+            .map(|c| UserClass {
+                name: c.name.to_string(),
+                weight: c.weight,
+                fixed_count: c.fixed_count,
+                wait_time: (c.wait_time)(),
+                host: c.host.map(str::to_string),
+                tags: c.tags.iter().map(|s| s.to_string()).collect(),
+                sequential: c.sequential,
+                on_start: Some(c.on_start),
+                on_stop: c.on_stop,
+                type_id: Some((c.type_id)()),
+            })
+            .collect();
+        classes.sort_by(|a, b| a.name.cmp(&b.name));
         tasks.sort_by(|a, b| a.name.cmp(&b.name));
         let mut regs: Vec<&HandlerRegistration> =
             inventory::iter::<HandlerRegistration>.into_iter().collect();
@@ -198,7 +364,16 @@ impl Registry {
             .into_iter()
             .map(|h| Handler::new(h.event.into(), format!("{}::{}", h.module, h.name), h.run))
             .collect();
-        Registry { tasks, handlers }
+        Registry {
+            tasks,
+            handlers,
+            classes,
+        }
+    }
+
+    /// Adds a user class.
+    pub fn add_class(&mut self, class: UserClass) {
+        self.classes.push(class);
     }
 
     /// Adds a task.
@@ -225,6 +400,21 @@ impl Registry {
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
             return Err(RegistryError::DuplicateTask(w[0].to_string()));
+        }
+        let mut class_names: Vec<&str> = self.classes.iter().map(|c| c.name.as_str()).collect();
+        class_names.sort_unstable();
+        if let Some(w) = class_names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(RegistryError::DuplicateClass(w[0].to_string()));
+        }
+        for task in &self.tasks {
+            if task.class.is_some() && !self.classes.iter().any(|c| c.type_id == task.class) {
+                return Err(RegistryError::UnknownClass(task.name.clone()));
+            }
+        }
+        for class in &self.classes {
+            if !self.tasks.iter().any(|t| t.class == class.type_id) {
+                return Err(RegistryError::ClassWithoutTask(class.name.clone()));
+            }
         }
         Ok(())
     }

@@ -14,14 +14,11 @@ use crate::events::{Event, SpawnEvent};
 use crate::outbox::{self, Outgoing};
 use crate::output::{Outputs, Report};
 use crate::stats;
-use crate::users::{Gate, Users};
+use crate::users::{Gate, TagFilter, Users};
 use crate::worker::{ticker, Exit, Signals};
 
-/// The user class standalone users belong to (the name a worker's master would use).
-pub(crate) const USER_CLASS: &str = "RustUser";
 /// Locust's `CSV_STATS_INTERVAL_SEC`: one history row per second.
 const REPORT_INTERVAL: Duration = Duration::from_secs(1);
-const STOP_GRACE: Duration = Duration::from_millis(300);
 const QUIT_HANDLERS_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs a standalone test to its end; [`Exit::Failures`] when anything failed.
@@ -40,7 +37,11 @@ pub(crate) async fn run(
     };
     let start = Instant::now();
     let gate = Gate::closed();
-    users.set_gate(gate.clone());
+    let filter = TagFilter {
+        include: (!opts.tags.is_empty()).then(|| opts.tags.clone()),
+        exclude: opts.exclude_tags.clone(),
+    };
+    users.new_test(gate.clone(), filter);
     let started = bus.fire_wait(Event::TestStart);
     tokio::spawn(async move {
         let _ = started.await;
@@ -51,7 +52,8 @@ pub(crate) async fn run(
         opts.users,
         opts.spawn_rate
     );
-    bus.fire(Event::Spawn(spawn_event(&opts)));
+    let target = users.plan().distribute(opts.users);
+    bus.fire(Event::Spawn(spawn_event(&opts, target.clone())));
     let ramp = Ramp {
         target: opts.users,
         rate: opts.spawn_rate,
@@ -67,10 +69,11 @@ pub(crate) async fn run(
         tokio::select! {
             _ = wait_until(next_spawn) => {
                 spawned = ramp.due(start.elapsed());
-                users.apply(&BTreeMap::from([(USER_CLASS.to_string(), spawned)]));
+                let counts = users.plan().distribute(spawned);
+                users.apply(&counts);
                 if spawned >= ramp.target {
                     complete = true;
-                    tracing::info!("All users spawned: {{\"{USER_CLASS}\": {spawned}}} ({spawned} total users)");
+                    tracing::info!("All users spawned: {counts:?} ({spawned} total users)");
                     bus.fire(Event::SpawningComplete(u64::from(spawned)));
                 }
             }
@@ -83,7 +86,7 @@ pub(crate) async fn run(
             _ = signals.recv() => break Exit::Signal,
         }
     };
-    users.stop_all(STOP_GRACE).await;
+    users.stop_all().await;
     bus.fire(Event::Stop);
     bus.fire(Event::TestStop);
     while let Ok(out) = outbox.try_recv() {
@@ -169,9 +172,9 @@ impl Ramp {
     }
 }
 
-fn spawn_event(opts: &Options) -> SpawnEvent {
+fn spawn_event(opts: &Options, user_classes_count: BTreeMap<String, u32>) -> SpawnEvent {
     SpawnEvent {
-        user_classes_count: BTreeMap::from([(USER_CLASS.to_string(), opts.users)]),
+        user_classes_count,
         host: opts.host.clone(),
         spawn_rate: opts.spawn_rate,
         stop_timeout: 0.0,

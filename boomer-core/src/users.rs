@@ -1,8 +1,9 @@
 //! Starting and stopping users to match the master's per-class targets, and the loop each
-//! user runs: pick a task by weight, run it, yield.
+//! user runs: build its state (`on_start`), pick a task by weight (or in order), run it,
+//! wait, until told to stop; then `on_stop`.
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -17,11 +18,35 @@ use tokio::task::JoinHandle;
 
 use crate::host::HostCell;
 use crate::outbox;
-use crate::registry::{Outcome, Task, TaskFn};
+use crate::ratelimit::RateLimiter;
+use crate::registry::{Outcome, Registry, Task, TaskFn, UserClass, UserState};
 use crate::stats;
 use crate::Ctx;
 
-/// The tasks users pick from, with their cumulative weights.
+/// After `stop_timeout`, cancelled users get this long to run `on_stop` before they are
+/// dropped.
+const ON_STOP_GRACE: Duration = Duration::from_millis(300);
+/// First pause before a user whose `on_start` failed tries again (doubling up to 10 s).
+const ON_START_RETRY: Duration = Duration::from_millis(500);
+
+/// Which tasks run: Locust's `--tags` / `--exclude-tags`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct TagFilter {
+    pub(crate) include: Option<Vec<String>>,
+    pub(crate) exclude: Vec<String>,
+}
+
+impl TagFilter {
+    fn keeps(&self, tags: &BTreeSet<&str>) -> bool {
+        let included = match &self.include {
+            Some(wanted) => wanted.iter().any(|t| tags.contains(t.as_str())),
+            None => true,
+        };
+        included && !self.exclude.iter().any(|t| tags.contains(t.as_str()))
+    }
+}
+
+/// The tasks one class's users pick from, with their cumulative weights.
 pub(crate) struct TaskTable {
     tasks: Vec<Task>,
     cumulative: Vec<u64>,
@@ -47,16 +72,179 @@ impl TaskTable {
         let i = self.cumulative.partition_point(|&c| c <= roll);
         self.tasks.get(i)
     }
+
+    fn nth(&self, i: usize) -> Option<&Task> {
+        self.tasks.get(i % self.tasks.len().max(1))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
 }
 
-/// The running users, per user class.
-pub(crate) struct Users {
-    rt: Handle,
-    table: Arc<TaskTable>,
-    host: Arc<HostCell>,
-    classes: BTreeMap<String, Vec<JoinHandle<()>>>,
-    next_id: u64,
-    gate: Gate,
+/// A class as its users run it: the class and its tasks after tag filtering.
+pub(crate) struct ClassPlan {
+    pub(crate) class: UserClass,
+    table: TaskTable,
+}
+
+/// Every class of the registry, with the task tables users pick from.
+pub(crate) struct Plan {
+    classes: Vec<Arc<ClassPlan>>,
+}
+
+/// The name of the class of tasks that take no user state.
+pub(crate) const DEFAULT_CLASS: &str = "default";
+
+impl Plan {
+    pub(crate) fn new(registry: &Registry, filter: &TagFilter) -> Plan {
+        let mut classes = registry.classes.clone();
+        if registry.tasks.iter().any(|t| t.class.is_none()) {
+            classes.push(UserClass::default_class(DEFAULT_CLASS));
+        }
+        let classes = classes
+            .into_iter()
+            .map(|class| {
+                let mut tasks: Vec<Task> = registry
+                    .tasks
+                    .iter()
+                    .filter(|t| t.class == class.type_id)
+                    .filter(|t| {
+                        let tags: BTreeSet<&str> = t
+                            .tags
+                            .iter()
+                            .chain(class.tags.iter())
+                            .map(String::as_str)
+                            .collect();
+                        filter.keeps(&tags)
+                    })
+                    .cloned()
+                    .collect();
+                if class.sequential {
+                    tasks.sort_by(|a, b| a.order.cmp(&b.order));
+                }
+                if tasks.is_empty() && filter != &TagFilter::default() {
+                    tracing::warn!(
+                        "user class {} has no task left after tag filtering",
+                        class.name
+                    );
+                }
+                Arc::new(ClassPlan {
+                    class,
+                    table: TaskTable::new(tasks),
+                })
+            })
+            .collect();
+        Plan { classes }
+    }
+
+    /// The class that runs the master's class `name`: the class of that name; else the
+    /// default class (tasks with no user state); else the only class there is.
+    pub(crate) fn resolve(&self, name: &str) -> Option<&Arc<ClassPlan>> {
+        self.classes
+            .iter()
+            .find(|c| c.class.type_id.is_some() && c.class.name == name)
+            .or_else(|| self.classes.iter().find(|c| c.class.type_id.is_none()))
+            .or_else(|| match self.classes.as_slice() {
+                [only] => Some(only),
+                _ => None,
+            })
+    }
+
+    /// Locust's split of `total` users over the classes (standalone mode): fixed counts
+    /// first, then the rest by weight, largest remainders first.
+    #[allow(dead_code)] // used by the standalone runner
+    pub(crate) fn distribute(&self, total: u32) -> BTreeMap<String, u32> {
+        let mut out = BTreeMap::new();
+        let mut left = total;
+        for c in self.classes.iter().filter(|c| c.class.fixed_count > 0) {
+            let n = c.class.fixed_count.min(left);
+            out.insert(c.class.name.clone(), n);
+            left -= n;
+        }
+        let weighted: Vec<&Arc<ClassPlan>> = self
+            .classes
+            .iter()
+            .filter(|c| c.class.fixed_count == 0)
+            .collect();
+        let weight_sum: u64 = weighted
+            .iter()
+            .map(|c| u64::from(c.class.weight.max(1)))
+            .sum();
+        if weight_sum == 0 {
+            return out;
+        }
+        let mut shares: Vec<(String, u32, f64)> = weighted
+            .iter()
+            .map(|c| {
+                let exact = f64::from(left) * c.class.weight.max(1) as f64 / weight_sum as f64;
+                (c.class.name.clone(), exact.floor() as u32, exact.fract())
+            })
+            .collect();
+        let mut rest = left - shares.iter().map(|s| s.1).sum::<u32>();
+        shares.sort_by(|a, b| b.2.total_cmp(&a.2));
+        for share in shares.iter_mut() {
+            if rest == 0 {
+                break;
+            }
+            share.1 += 1;
+            rest -= 1;
+        }
+        for (name, n, _) in shares {
+            out.insert(name, n);
+        }
+        out
+    }
+}
+
+/// Tells one user to stop: softly (finish the current task, skip the wait) or hard
+/// (cancel the current task too).
+#[derive(Default)]
+pub(crate) struct UserSignal {
+    soft: AtomicBool,
+    hard: AtomicBool,
+    notify: Notify,
+}
+
+impl UserSignal {
+    pub(crate) fn stopping(&self) -> bool {
+        self.soft.load(Ordering::Acquire)
+    }
+
+    fn soft_stop(&self) {
+        self.soft.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    fn hard_stop(&self) {
+        self.soft.store(true, Ordering::Release);
+        self.hard.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    async fn wait(&self, flag: &AtomicBool) {
+        loop {
+            // Created before the check, so a stop in between still wakes us.
+            let notified = self.notify.notified();
+            if flag.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    async fn soft(&self) {
+        self.wait(&self.soft).await
+    }
+
+    async fn hard(&self) {
+        self.wait(&self.hard).await
+    }
+}
+
+struct UserHandle {
+    signal: Arc<UserSignal>,
+    join: JoinHandle<()>,
 }
 
 /// Holds new users back until it opens: users of a new test start only once the
@@ -82,7 +270,6 @@ impl Gate {
 
     async fn wait(&self) {
         loop {
-            // Created before the check, so an open() in between still wakes us.
             let notified = self.0.notify.notified();
             if self.0.open.load(Ordering::Acquire) {
                 return;
@@ -92,106 +279,309 @@ impl Gate {
     }
 }
 
+/// What every user of a test shares.
+#[derive(Clone)]
+struct Shared {
+    host: Arc<HostCell>,
+    gate: Gate,
+    limiter: Option<Arc<dyn RateLimiter>>,
+}
+
+/// The running users, per class name as the master names them.
+pub(crate) struct Users {
+    rt: Handle,
+    registry: Arc<Registry>,
+    plan: Plan,
+    filter: TagFilter,
+    shared: Shared,
+    running: BTreeMap<String, Vec<UserHandle>>,
+    stop_timeout: Duration,
+    warned: BTreeSet<String>,
+    next_id: u64,
+}
+
 impl Users {
-    pub(crate) fn new(rt: Handle, table: Arc<TaskTable>, host: Arc<HostCell>) -> Self {
+    pub(crate) fn new(
+        rt: Handle,
+        registry: Arc<Registry>,
+        host: Arc<HostCell>,
+        limiter: Option<Arc<dyn RateLimiter>>,
+    ) -> Self {
+        let gate = Gate::closed();
+        gate.open();
+        let filter = TagFilter::default();
         Users {
             rt,
-            table,
-            host,
-            classes: BTreeMap::new(),
-            next_id: 0,
-            gate: {
-                let gate = Gate::closed();
-                gate.open();
-                gate
+            plan: Plan::new(&registry, &filter),
+            registry,
+            filter,
+            shared: Shared {
+                host,
+                gate,
+                limiter,
             },
+            running: BTreeMap::new(),
+            stop_timeout: Duration::ZERO,
+            warned: BTreeSet::new(),
+            next_id: 0,
         }
     }
 
-    /// Users started from now on wait for `gate` to open.
-    pub(crate) fn set_gate(&mut self, gate: Gate) {
-        self.gate = gate;
+    /// Prepares a new test: users started from now on wait for `gate`, pick tasks through
+    /// `filter`, and the rate limiter starts over.
+    pub(crate) fn new_test(&mut self, gate: Gate, filter: TagFilter) {
+        self.shared.gate = gate;
+        if filter != self.filter {
+            self.plan = Plan::new(&self.registry, &filter);
+            self.filter = filter;
+        }
+        if let Some(l) = &self.shared.limiter {
+            l.start();
+        }
     }
 
-    /// Starts or stops only the difference to reach `target` (absolute counts per class);
-    /// classes the target does not name keep their users.
+    /// How long stopped users may finish their current task (the master's `stop_timeout`).
+    pub(crate) fn set_stop_timeout(&mut self, timeout: Duration) {
+        self.stop_timeout = timeout;
+    }
+
+    /// The plan, e.g. to split a user count over the classes.
+    #[allow(dead_code)] // used by the standalone runner
+    pub(crate) fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Starts or stops only the difference to reach `target` (absolute counts per master
+    /// class name); classes the target does not name keep their users.
     pub(crate) fn apply(&mut self, target: &BTreeMap<String, u32>) {
-        for (class, &want) in target {
-            let running = self.classes.entry(class.clone()).or_default();
+        for (name, &want) in target {
+            let Some(plan) = self.plan.resolve(name).cloned() else {
+                if want > 0 && self.warned.insert(name.clone()) {
+                    tracing::warn!(
+                        "the master asks for users of class {name:?}, which this worker does not \
+                         have: ignored (classes here: {})",
+                        self.plan
+                            .classes
+                            .iter()
+                            .map(|c| c.class.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                continue;
+            };
+            let running = self.running.entry(name.clone()).or_default();
             let want = want as usize;
             while running.len() > want {
                 if let Some(user) = running.pop() {
-                    user.abort();
+                    retire(&self.rt, user, self.stop_timeout);
                 }
             }
             while running.len() < want {
-                let ctx = Ctx::new(self.next_id, self.host.clone());
-                self.next_id += 1;
-                running.push(
-                    self.rt
-                        .spawn(user_loop(ctx, self.table.clone(), self.gate.clone())),
+                let signal = Arc::new(UserSignal::default());
+                let ctx = Ctx::new(
+                    self.next_id,
+                    self.shared.host.clone(),
+                    plan.class.host.clone(),
+                    signal.clone(),
                 );
+                self.next_id += 1;
+                let join = self.rt.spawn(user_loop(
+                    plan.clone(),
+                    ctx,
+                    self.shared.clone(),
+                    signal.clone(),
+                ));
+                running.push(UserHandle { signal, join });
             }
         }
     }
 
-    /// Running users per class (every class the master named, zeros included).
+    /// Running users per master class name.
     pub(crate) fn counts(&self) -> BTreeMap<String, u32> {
-        self.classes
+        self.running
             .iter()
             .map(|(class, users)| (class.clone(), users.len() as u32))
             .collect()
     }
 
     pub(crate) fn total(&self) -> u32 {
-        self.classes.values().map(|u| u.len() as u32).sum()
+        self.running.values().map(|u| u.len() as u32).sum()
     }
 
-    /// Stops every user and waits up to `grace` for them to be gone, so that what they
-    /// recorded is in the shards before the next report. A user blocked in a plain `fn`
-    /// ends when that call returns; its samples then go out in a later report.
-    pub(crate) async fn stop_all(&mut self, grace: Duration) {
-        let handles: Vec<JoinHandle<()>> = self
-            .classes
-            .values_mut()
-            .flat_map(|users| users.drain(..))
+    /// Stops every user: each may finish its current task within `stop_timeout`, then is
+    /// cancelled and runs `on_stop`. Returns once all are gone (or given up on), so that
+    /// what they recorded is in the shards before the next report.
+    pub(crate) async fn stop_all(&mut self) {
+        let users: Vec<UserHandle> = std::mem::take(&mut self.running)
+            .into_values()
+            .flatten()
             .collect();
-        self.classes.clear();
-        for h in &handles {
-            h.abort();
+        if let Some(l) = &self.shared.limiter {
+            l.stop();
         }
-        let all = async {
-            for h in handles {
-                let _ = h.await;
+        for u in &users {
+            u.signal.soft_stop();
+        }
+        let deadline = tokio::time::Instant::now() + self.stop_timeout;
+        let mut busy = Vec::new();
+        for mut u in users {
+            if tokio::time::timeout_at(deadline, &mut u.join)
+                .await
+                .is_err()
+            {
+                busy.push(u);
             }
-        };
-        if tokio::time::timeout(grace, all).await.is_err() {
-            tracing::warn!("some users were still busy {grace:?} after stop");
+        }
+        // Those still busy: cancel their task, leave them a moment for on_stop.
+        for u in &busy {
+            u.signal.hard_stop();
+        }
+        let deadline = tokio::time::Instant::now() + ON_STOP_GRACE;
+        for mut u in busy {
+            if tokio::time::timeout_at(deadline, &mut u.join)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a user was still busy {ON_STOP_GRACE:?} after its stop: dropped");
+                u.join.abort();
+            }
         }
     }
 }
 
-async fn user_loop(mut ctx: Ctx, table: Arc<TaskTable>, gate: Gate) {
-    gate.wait().await;
-    drop(gate);
-    let mut rng = fastrand::Rng::new();
-    loop {
-        ctx.refresh();
-        if let Some(task) = table.pick(&mut rng) {
-            run_task(task, &mut ctx).await;
+/// Stops one user in the background: soft stop, hard stop after `stop_timeout`, dropped
+/// after a further grace.
+fn retire(rt: &Handle, user: UserHandle, stop_timeout: Duration) {
+    user.signal.soft_stop();
+    let UserHandle { signal, mut join } = user;
+    rt.spawn(async move {
+        if tokio::time::timeout(stop_timeout, &mut join).await.is_err() {
+            signal.hard_stop();
+            if tokio::time::timeout(ON_STOP_GRACE, &mut join)
+                .await
+                .is_err()
+            {
+                join.abort();
+            }
         }
-        // A plain fn, or an async fn that never waits, would otherwise hold its thread.
-        tokio::task::yield_now().await;
+    });
+}
+
+async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: Arc<UserSignal>) {
+    shared.gate.wait().await;
+    let class = &plan.class;
+    let Some(mut state) = start_user(class, &mut ctx, &signal).await else {
+        return;
+    };
+    let mut rng = fastrand::Rng::new();
+    let mut next_in_order = 0usize;
+    while !signal.stopping() && !plan.table.is_empty() {
+        ctx.refresh();
+        let began = Instant::now();
+        if let Some(limiter) = &shared.limiter {
+            tokio::select! {
+                biased;
+                _ = signal.soft() => break,
+                _ = limiter.acquire() => {}
+            }
+        }
+        let task = if class.sequential {
+            next_in_order += 1;
+            plan.table.nth(next_in_order - 1)
+        } else {
+            plan.table.pick(&mut rng)
+        };
+        if let Some(task) = task {
+            tokio::select! {
+                biased;
+                _ = signal.hard() => break,
+                _ = run_task(task, &mut ctx, &mut *state) => {}
+            }
+        }
+        let wait = class.wait_time.next(began.elapsed(), &mut rng);
+        if wait.is_zero() {
+            // A plain fn, or an async fn that never waits, would otherwise hold its thread.
+            tokio::task::yield_now().await;
+        } else {
+            tokio::select! {
+                biased;
+                _ = signal.soft() => break,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+    if let Some(stop) = class.on_stop {
+        if let Err(panic) = CatchUnwind(stop(&mut *state, &mut ctx)).await {
+            report_panic(&format!("on_stop of {}", class.name), &*panic);
+        }
+    }
+}
+
+/// Runs the class's `on_start` until it succeeds: each failure (an `Err` or a panic) is
+/// recorded as a failure of type `on_start`, and the user tries again after a growing pause
+/// (it keeps counting as a running user, as in Locust). `None` if stopped meanwhile.
+async fn start_user(class: &UserClass, ctx: &mut Ctx, signal: &UserSignal) -> Option<UserState> {
+    let Some(on_start) = class.on_start else {
+        return Some(Box::new(()));
+    };
+    let mut pause = ON_START_RETRY;
+    loop {
+        let began = Instant::now();
+        let result = tokio::select! {
+            biased;
+            _ = signal.hard() => return None,
+            r = CatchUnwind(on_start(ctx)) => r,
+        };
+        let error = match result {
+            Ok(Ok(state)) => return Some(state),
+            Ok(Err(e)) => e,
+            Err(panic) => {
+                report_panic(&format!("on_start of {}", class.name), &*panic);
+                format!("panic: {}", panic_message(&*panic))
+            }
+        };
+        stats::record_failure("on_start", &class.name, began.elapsed(), &error);
+        tokio::select! {
+            biased;
+            _ = signal.soft() => return None,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// Runs one task once outside any test (`--run-tasks`): a task of a user class gets a user
+/// built by the class's `on_start`, torn down by its `on_stop`.
+pub(crate) async fn run_once(registry: &Registry, task: &Task, ctx: &mut Ctx) {
+    let class = registry
+        .classes
+        .iter()
+        .find(|c| task.class.is_some() && c.type_id == task.class);
+    let signal = UserSignal::default();
+    let mut state = match class {
+        Some(class) => match start_user(class, ctx, &signal).await {
+            Some(state) => state,
+            None => return,
+        },
+        None => Box::new(()),
+    };
+    run_task(task, ctx, &mut *state).await;
+    if let Some(stop) = class.and_then(|c| c.on_stop) {
+        if let Err(panic) = CatchUnwind(stop(&mut *state, ctx)).await {
+            report_panic("on_stop", &*panic);
+        }
     }
 }
 
 /// Runs one task once; an `Err` or a panic is recorded as a failure of the task (type
 /// `task`), and a panic is also sent to the master as an `exception`.
-pub(crate) async fn run_task(task: &Task, ctx: &mut Ctx) {
+pub(crate) async fn run_task(task: &Task, ctx: &mut Ctx, state: &mut (dyn Any + Send)) {
     let start = Instant::now();
     let result = match task.run {
         TaskFn::Sync(f) => catch_unwind(AssertUnwindSafe(|| f(ctx))),
         TaskFn::Async(f) => CatchUnwind(f(ctx)).await,
+        TaskFn::User(f) => CatchUnwind(f(state, ctx)).await,
         TaskFn::Blocking(f) => match tokio::task::spawn_blocking(f).await {
             Ok(outcome) => Ok(outcome),
             Err(e) if e.is_panic() => Err(e.into_panic()),
@@ -206,14 +596,23 @@ fn settle(task: &str, elapsed: Duration, result: Result<Outcome, Box<dyn Any + S
         Ok(Ok(())) => {}
         Ok(Err(error)) => stats::record_failure("task", task, elapsed, error),
         Err(panic) => {
-            let msg = panic_message(&*panic);
-            stats::record_failure("task", task, elapsed, format!("panic: {msg}"));
-            outbox::exception(
-                format!("task {task} panicked: {msg}"),
-                format!("panic in task {task}:\n{msg}"),
+            stats::record_failure(
+                "task",
+                task,
+                elapsed,
+                format!("panic: {}", panic_message(&*panic)),
             );
+            report_panic(&format!("task {task}"), &*panic);
         }
     }
+}
+
+fn report_panic(what: &str, panic: &(dyn Any + Send)) {
+    let msg = panic_message(panic);
+    outbox::exception(
+        format!("{what} panicked: {msg}"),
+        format!("panic in {what}:\n{msg}"),
+    );
 }
 
 /// The text of a panic payload.
@@ -240,5 +639,117 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Err(panic) => Poll::Ready(Err(panic)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(name: &str, weight: u32) -> Task {
+        Task::new(name, weight, TaskFn::Sync(|_| Ok(())))
+    }
+
+    #[test]
+    fn weighted_choice_follows_the_weights() {
+        let table = TaskTable::new(vec![task("a", 1), task("b", 3), task("c", 6)]);
+        let mut rng = fastrand::Rng::with_seed(42);
+        let mut counts = BTreeMap::new();
+        let n = 1_000_000;
+        for _ in 0..n {
+            *counts
+                .entry(table.pick(&mut rng).unwrap().name.clone())
+                .or_insert(0u32) += 1;
+        }
+        for (name, share) in [("a", 0.1), ("b", 0.3), ("c", 0.6)] {
+            let got = f64::from(counts[name]) / f64::from(n);
+            assert!((got - share).abs() < 0.003, "{name}: {got} vs {share}");
+        }
+    }
+
+    #[test]
+    fn tag_filters_as_locust() {
+        let f = |include: Option<&[&str]>, exclude: &[&str]| TagFilter {
+            include: include.map(|i| i.iter().map(|s| s.to_string()).collect()),
+            exclude: exclude.iter().map(|s| s.to_string()).collect(),
+        };
+        let tags: BTreeSet<&str> = ["a", "b"].into();
+        let none = BTreeSet::new();
+        assert!(f(None, &[]).keeps(&tags));
+        assert!(f(None, &[]).keeps(&none));
+        assert!(f(Some(&["b", "z"]), &[]).keeps(&tags));
+        assert!(!f(Some(&["z"]), &[]).keeps(&tags));
+        assert!(!f(Some(&["z"]), &[]).keeps(&none));
+        assert!(!f(None, &["a"]).keeps(&tags));
+        assert!(f(None, &["a"]).keeps(&none));
+    }
+
+    struct Shopper;
+    struct Admin;
+
+    fn start(_: &mut Ctx) -> crate::registry::BoxFuture<'_, Result<UserState, String>> {
+        Box::pin(async { Ok(Box::new(()) as UserState) })
+    }
+
+    fn registry(default_tasks: bool) -> Registry {
+        let mut r = Registry::default();
+        r.add_class(UserClass::new::<Shopper>("Shopper", start).weight(3));
+        r.add_class(UserClass::new::<Admin>("Admin", start).fixed_count(2));
+        r.add_task(task("shop", 1).for_class::<Shopper>());
+        r.add_task(task("admin", 1).for_class::<Admin>());
+        if default_tasks {
+            r.add_task(task("plain", 1));
+        }
+        r
+    }
+
+    #[test]
+    fn master_class_names_map_to_classes() {
+        let plan = Plan::new(&registry(false), &TagFilter::default());
+        assert_eq!(plan.resolve("Shopper").unwrap().class.name, "Shopper");
+        assert_eq!(plan.resolve("Admin").unwrap().class.name, "Admin");
+        assert!(plan.resolve("Unknown").is_none());
+        // With tasks of no class, unknown names go to the default class.
+        let plan = Plan::new(&registry(true), &TagFilter::default());
+        assert_eq!(plan.resolve("Unknown").unwrap().class.name, DEFAULT_CLASS);
+        assert_eq!(plan.resolve("Shopper").unwrap().class.name, "Shopper");
+        // A single class takes every name.
+        let mut one = Registry::default();
+        one.add_class(UserClass::new::<Shopper>("Shopper", start));
+        one.add_task(task("shop", 1).for_class::<Shopper>());
+        let plan = Plan::new(&one, &TagFilter::default());
+        assert_eq!(plan.resolve("RustUser").unwrap().class.name, "Shopper");
+    }
+
+    #[test]
+    fn users_split_over_classes_as_locust() {
+        let plan = Plan::new(&registry(true), &TagFilter::default());
+        // Admin fixed at 2; the other 10 by weight: Shopper 3, default 1.
+        let split = plan.distribute(12);
+        assert_eq!(split["Admin"], 2);
+        assert_eq!(split["Shopper"] + split[DEFAULT_CLASS], 10);
+        assert_eq!(split["Shopper"], 8);
+        assert_eq!(plan.distribute(1)["Admin"], 1);
+    }
+
+    #[test]
+    fn validation_names_the_fix() {
+        let mut r = registry(false);
+        assert_eq!(r.validate(), Ok(()));
+        r.add_class(UserClass::new::<u8>("Empty", start));
+        assert_eq!(
+            r.validate(),
+            Err(crate::RegistryError::ClassWithoutTask("Empty".into()))
+        );
+        let mut r = registry(false);
+        r.add_task(task("orphan", 1).for_class::<u16>());
+        assert_eq!(
+            r.validate(),
+            Err(crate::RegistryError::UnknownClass("orphan".into()))
+        );
+        assert_eq!(
+            Registry::default().validate(),
+            Err(crate::RegistryError::NoTask)
+        );
     }
 }

@@ -17,14 +17,12 @@ use crate::host::HostCell;
 use crate::outbox::{self, Outgoing};
 use crate::protocol::{self, FromMaster, Heartbeat, SpawningComplete, StatsReport, WorkerState};
 use crate::stats;
-use crate::users::{Gate, Users};
+use crate::users::{Gate, TagFilter, Users};
 
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 const REPORT_INTERVAL: Duration = Duration::from_secs(3);
 const CLIENT_READY_RETRY: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long users get to be gone at stop/quit before the final report goes out.
-const STOP_GRACE: Duration = Duration::from_millis(300);
 /// How long quit waits for the quit handlers before the process exits.
 const QUIT_HANDLERS_GRACE: Duration = Duration::from_secs(5);
 /// Messages kept for resending while the master is unreachable.
@@ -246,9 +244,13 @@ impl Worker {
             return;
         }
         self.last_spawn = timestamp;
+        self.users.set_stop_timeout(
+            Duration::try_from_secs_f64(event.stop_timeout()).unwrap_or_default(),
+        );
         if self.state == WorkerState::Ready {
             let gate = Gate::closed();
-            self.users.set_gate(gate.clone());
+            self.users
+                .new_test(gate.clone(), tag_filter(&event, &self.opts));
             let done = self.bus.fire_wait(Event::TestStart);
             tokio::spawn(async move {
                 let _ = done.await;
@@ -293,7 +295,7 @@ impl Worker {
     /// counts all of it.
     async fn stop_users(&mut self, link: &mut crate::transport::Link) {
         let was_running = self.state != WorkerState::Ready;
-        self.users.stop_all(STOP_GRACE).await;
+        self.users.stop_all().await;
         self.state = WorkerState::Ready;
         if was_running {
             self.bus.fire(Event::Stop);
@@ -308,7 +310,7 @@ impl Worker {
         {
             if last.elapsed() > timeout {
                 tracing::error!("no heartbeat from the master for {timeout:?}: stopping the users");
-                self.users.stop_all(STOP_GRACE).await;
+                self.users.stop_all().await;
                 self.state = WorkerState::Ready;
                 if self.opts.exit_on_master_loss {
                     return Some(SessionEnd::Exit(Exit::MasterLost));
@@ -367,7 +369,9 @@ impl Worker {
     /// the quit handlers run.
     async fn quit(&mut self, link: Option<&mut crate::transport::Link>, exit: Exit) -> Exit {
         let was_running = self.state != WorkerState::Ready;
-        self.users.stop_all(STOP_GRACE).await;
+        // The master waits only 0.5 s for final reports: no stop_timeout at quit.
+        self.users.set_stop_timeout(Duration::ZERO);
+        self.users.stop_all().await;
         if let Some(link) = link {
             self.report(link).await;
             while let Ok(out) = self.outbox.try_recv() {
@@ -423,6 +427,16 @@ impl Worker {
             self.pending.push_back(frame);
         }
     }
+}
+
+/// Locust's `--tags` / `--exclude-tags`: the master's (from its options) when it sends
+/// any, else this worker's own flags.
+fn tag_filter(event: &crate::SpawnEvent, opts: &Options) -> TagFilter {
+    let from_master = |key: &str| event.option::<Vec<String>>(key);
+    let include =
+        from_master("tags").or_else(|| (!opts.tags.is_empty()).then(|| opts.tags.clone()));
+    let exclude = from_master("exclude_tags").unwrap_or_else(|| opts.exclude_tags.clone());
+    TagFilter { include, exclude }
 }
 
 async fn protocol_link(endpoint: &str, node_id: &str) -> Result<crate::transport::Link, String> {
