@@ -344,3 +344,45 @@ fn prometheus_serves_a_worker_s_stats_too() {
         worker.output()
     );
 }
+
+#[test]
+fn pushes_to_a_pushgateway() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = scratch("standalone-push");
+    let gateway = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", gateway.local_addr().expect("addr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in gateway.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let (mut head, mut line, mut length) = (String::new(), String::new(), 0);
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            let _ = tx.send((head, String::from_utf8_lossy(&body).to_string()));
+        }
+    });
+    let mut run = standalone(
+        &dir,
+        &["-u", "1", "-t", "3s", "--prometheus-pushgateway", &url],
+    );
+    let (head, body) = rx.recv_timeout(Duration::from_secs(20)).expect("a push");
+    assert!(
+        head.starts_with("PUT /metrics/job/boomer HTTP/1.1"),
+        "{head}"
+    );
+    assert!(
+        body.contains("boomer_requests_total{method=\"GET\",name=\"/rust\"}"),
+        "{body}"
+    );
+    run.wait(Duration::from_secs(20));
+}

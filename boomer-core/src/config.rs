@@ -112,6 +112,15 @@ pub struct Options {
     /// 127.0.0.1:9646), standalone or worker.
     #[arg(long, value_name = "ADDR", help_heading = "Output")]
     pub prometheus_listen: Option<std::net::SocketAddr>,
+
+    /// Push the current stats to this Prometheus Pushgateway (http://HOST:PORT) at every
+    /// report, as Go boomer's PrometheusPusherOutput; standalone or worker.
+    #[arg(long, value_name = "URL", help_heading = "Output")]
+    pub prometheus_pushgateway: Option<String>,
+
+    /// The job name of the pushes to the Pushgateway.
+    #[arg(long, default_value = "boomer", help_heading = "Output")]
+    pub prometheus_job: String,
 }
 
 /// Locust's `parse_timespan`: `20` (seconds), `20s`, `3m`, `2h`, `1h20m`, `3h30m10s`.

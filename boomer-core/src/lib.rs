@@ -244,6 +244,10 @@ fn start_outputs(
         })?;
         outputs.push(Box::new(prom));
     }
+    if let Some(url) = &opts.prometheus_pushgateway {
+        let push = output::Pushgateway::new(url, &opts.prometheus_job).map_err(Error::Output)?;
+        outputs.push(Box::new(push));
+    }
     outputs.append(&mut custom);
     let info = output::RunInfo {
         start_time: stats::now_epoch(),

@@ -21,7 +21,7 @@ use crate::stats::{Entry, Window};
 pub(crate) use console::Console;
 pub(crate) use csv::CsvFiles;
 pub(crate) use json::JsonSummary;
-pub(crate) use prometheus::Prometheus;
+pub(crate) use prometheus::{Prometheus, Pushgateway};
 
 /// A sink for statistics: the console, files, a metrics system.
 ///

@@ -38,6 +38,72 @@ impl Prometheus {
     }
 }
 
+/// Pushes the page to a Prometheus Pushgateway at every report, as Go boomer's
+/// `PrometheusPusherOutput` does: `PUT <gateway>/metrics/job/<job>` (plain http://).
+pub(crate) struct Pushgateway {
+    authority: String,
+    path: String,
+}
+
+impl Pushgateway {
+    /// `url` is the gateway's base URL, e.g. `http://127.0.0.1:9091`.
+    pub(crate) fn new(url: &str, job: &str) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("the Pushgateway URL must start with http://, not {url:?}"))?;
+        let (authority, base) = match rest.split_once('/') {
+            Some((a, b)) => (a, b.trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        let authority = if authority.contains(':') {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        };
+        let base = if base.is_empty() {
+            String::new()
+        } else {
+            format!("/{base}")
+        };
+        Ok(Pushgateway {
+            authority,
+            path: format!("{base}/metrics/job/{job}"),
+        })
+    }
+
+    fn push(&self, body: &str) -> io::Result<u16> {
+        let mut stream = TcpStream::connect(&self.authority)?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+        let req = format!(
+            "PUT {} HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain; version=0.0.4\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.path,
+            self.authority,
+            body.len()
+        );
+        stream.write_all(req.as_bytes())?;
+        let mut head = [0u8; 32];
+        let n = stream.read(&mut head)?;
+        let text = String::from_utf8_lossy(&head[..n]);
+        Ok(text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0))
+    }
+}
+
+impl Output for Pushgateway {
+    fn on_report(&mut self, s: Snapshot) {
+        match self.push(&render(&s)) {
+            Ok(200..=299) => {}
+            Ok(status) => tracing::warn!("the Pushgateway answered {status} to a push"),
+            Err(e) => tracing::warn!("cannot push to the Pushgateway at {}: {e}", self.authority),
+        }
+    }
+}
+
 impl Output for Prometheus {
     fn on_report(&mut self, s: Snapshot) {
         let page = render(&s);
