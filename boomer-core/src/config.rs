@@ -123,35 +123,24 @@ pub struct Options {
     pub prometheus_job: String,
 }
 
-/// Locust's `parse_timespan`: `20` (seconds), `20s`, `3m`, `2h`, `1h20m`, `3h30m10s`.
+/// Locust's `parse_timespan`: `20` (seconds), `20s`, `3m`, `2h`, `1h20m`, `3h30m10s`
+/// (and Go-style units such as `1.5s` or `500ms`).
+///
+/// ```
+/// use std::time::Duration;
+/// use boomer_core::parse_timespan;
+/// assert_eq!(parse_timespan("1h30m"), Ok(Duration::from_secs(5400)));
+/// assert_eq!(parse_timespan("20"), Ok(Duration::from_secs(20)));
+/// assert!(parse_timespan("10 minutes").is_err());
+/// ```
 pub fn parse_timespan(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+    match text.parse::<u64>() {
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        // Locust's units (h, m, s) are a subset of the Go-style durations of --max-rps ramps.
+        Err(_) => crate::ratelimit::parse_duration(text)
+            .map_err(|e| format!("invalid time span ({e}): use e.g. 20, 20s, 3m, 1h30m")),
     }
-    let bad = || format!("invalid time span {text:?}: use e.g. 20, 20s, 3m, 2h, 1h30m");
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in text.chars() {
-        match c {
-            '0'..='9' => number.push(c),
-            'h' | 'm' | 's' if !number.is_empty() => {
-                let n: u64 = number.parse().map_err(|_| bad())?;
-                let unit = match c {
-                    'h' => 3600,
-                    'm' => 60,
-                    _ => 1,
-                };
-                total = total.saturating_add(n.saturating_mul(unit));
-                number.clear();
-            }
-            _ => return Err(bad()),
-        }
-    }
-    if !number.is_empty() || text.is_empty() {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
 }
 
 impl Default for Options {

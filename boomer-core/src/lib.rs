@@ -23,7 +23,7 @@ mod worker;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-pub use config::Options;
+pub use config::{parse_timespan, Options};
 pub use ctx::Ctx;
 pub use events::{CustomMessage, Event, EventKind, SpawnEvent, Value};
 pub use outbox::send_message;
@@ -153,6 +153,18 @@ impl Builder {
     /// Runs standalone unless a master is named (`--master-host` or
     /// `LOCUST_MASTER_NODE_HOST`): the quickstart's choice. Call it before
     /// [`Builder::args`]; [`Builder::run_main`] honours it.
+    ///
+    /// ```
+    /// let builder = boomer_core::Boomer::builder()
+    ///     .standalone_by_default()
+    ///     .args(["load", "-u", "10", "-r", "2", "-t", "1m"])
+    ///     .unwrap();
+    /// let worker = boomer_core::Boomer::builder()
+    ///     .standalone_by_default()
+    ///     .args(["load", "--master-host", "10.0.0.1"])
+    ///     .unwrap();
+    /// // fn main() -> std::process::ExitCode { builder.run_main() }
+    /// ```
     pub fn standalone_by_default(mut self) -> Self {
         self.standalone_default = true;
         self
