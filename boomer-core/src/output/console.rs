@@ -17,6 +17,7 @@ pub(crate) struct Console {
     only_summary: bool,
     info: RunInfo,
     progress: bool,
+    peak_users: u32,
     last_print: f64,
     last: Option<Snapshot>,
 }
@@ -27,20 +28,23 @@ impl Console {
             only_summary,
             info: RunInfo::default(),
             progress: std::io::stderr().is_terminal(),
+            peak_users: 0,
             last_print: f64::NEG_INFINITY,
             last: None,
         }
     }
 
-    fn progress_line(&self, s: &Snapshot) {
+    fn progress_line(&mut self, s: &Snapshot) {
         let elapsed = (s.time - s.start_time).max(0.0);
         let mut line = format!("\r\x1b[2K{} users", s.user_count);
-        if s.user_count < self.info.users {
+        // Ramping up until the target is first reached; fewer users later is the stop.
+        self.peak_users = self.peak_users.max(s.user_count);
+        if self.peak_users < self.info.users {
             line.push_str(&format!(" (ramping up to {})", self.info.users));
         }
         line.push_str(&format!(", {} elapsed", clock(elapsed)));
         if let Some(run_time) = self.info.run_time {
-            let left = (run_time.as_secs_f64() - elapsed).max(0.0);
+            let left = (run_time.as_secs_f64() - elapsed).max(0.0).ceil();
             line.push_str(&format!(", {} left", clock(left)));
         }
         let mut err = std::io::stderr().lock();
