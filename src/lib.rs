@@ -34,6 +34,8 @@
 //!
 //! ## What the parts do
 //! - [`task`]: a function every user runs again and again, picked by `weight`.
+//! - [`user`]: a user class: a struct holding each user's state, with `on_start`,
+//!   `on_stop`, `wait_time` and a class name matching the master's locustfile.
 //! - [`on`]: a handler for a worker event (`connected`, `spawn`, `stop`, `quit`, ...) or a
 //!   custom message from the master.
 //! - [`record_success`] / [`record_failure`]: what the master's statistics are made of.
@@ -44,10 +46,128 @@
 #![warn(missing_docs)]
 
 pub use boomer_core::{
-    record_failure, record_success, send_message, Boomer, Builder, Ctx, CustomMessage, Error,
-    Event, EventKind, Exit, Handler, Options, SpawnEvent, Task, TaskFn, Value,
+    between, constant, constant_pacing, constant_throughput, record_failure, record_success,
+    send_message, Boomer, Builder, Ctx, CustomMessage, Error, Event, EventKind, Exit, Handler,
+    Options, SpawnEvent, Task, TaskFn, Value, WaitTime,
 };
 pub use boomer_macros::{on, task};
+
+/// Makes a struct a user class, as a Locust `User` subclass: each user of the class owns
+/// one value of the struct (a session token, a client, counters), built when the user
+/// starts, handed to the class's tasks, torn down when it stops.
+///
+/// ```no_run
+/// use std::time::Instant;
+///
+/// #[boomer::user(weight = 3, wait_time = boomer::between(1.0, 2.0), on_start = log_in)]
+/// struct Shopper {
+///     token: String,
+///     orders: u32,
+/// }
+///
+/// async fn log_in(ctx: &mut boomer::Ctx) -> Result<Shopper, std::io::Error> {
+///     let start = Instant::now();
+///     // ... POST /login: an `Err` is recorded, and the user tries again ...
+///     ctx.record_success("POST", "/login", start.elapsed(), 0);
+///     Ok(Shopper { token: format!("token-{}", ctx.user_id()), orders: 0 })
+/// }
+///
+/// #[boomer::task(weight = 5)]
+/// async fn browse(user: &mut Shopper, ctx: &mut boomer::Ctx) {
+///     let start = Instant::now();
+///     // ... GET /items with `user.token` ...
+///     ctx.record_success("GET", "/items", start.elapsed(), 512);
+/// }
+///
+/// #[boomer::task]
+/// fn order(user: &mut Shopper) {
+///     user.orders += 1;
+/// }
+///
+/// boomer::main!();
+/// ```
+///
+/// The master's locustfile must have a class of the same name (`class Shopper(User)`): the
+/// master hands out users per class name, and the worker starts as many users of each class
+/// as it is told. A worker with a single class takes all the users whatever their class;
+/// users of a class the worker does not have are skipped, with one warning.
+///
+/// # The struct
+///
+/// A struct with named fields, a tuple struct or a unit struct, without type or lifetime
+/// parameters, that is `Send` (its users run on a multi-threaded runtime).
+///
+/// # Keys
+///
+/// All optional, in any order:
+///
+/// - `name = "<name>"`: the Locust class name it answers to. Defaults to the struct's name.
+/// - `weight = <integer>`: Locust's class `weight`, at least 1 (default 1): how the users
+///   are split between classes when the worker runs without a master.
+/// - `fixed_count = <integer>`: Locust's `fixed_count`: exactly this many users of the class
+///   (without a master; 0, the default, means none fixed).
+/// - `wait_time = <expression>`: the pause after each task, any expression of type
+///   [`WaitTime`]: [`between`]`(a, b)`, [`constant`]`(s)`, [`constant_pacing`]`(s)`,
+///   [`constant_throughput`]`(per_s)` or [`WaitTime::custom`]. Default: no pause.
+/// - `host = "<url>"`: the host its users test when neither the master nor `--host` gives
+///   one ([`Ctx::host`]).
+/// - `tags = ["<tag>", ...]`: tags that apply to all its tasks (for `--tags` and
+///   `--exclude-tags`).
+/// - `sequential`: the tasks run one after the other in the order of their definition
+///   (module, then line), over and over, instead of being picked at random by weight, as a
+///   Locust `SequentialTaskSet`.
+/// - `on_start = <path>`: builds a user's state; see below. Without it, the state is
+///   `Default::default()`, so the struct must implement `Default`.
+/// - `on_stop = <path>`: tears a user down; see below.
+///
+/// # Hooks
+///
+/// - `on_start`: an `async fn(&mut boomer::Ctx) -> Self` or `-> Result<Self, E>` where
+///   `E: Display` (`Self` being the struct; `on_start = Self::log_in` names an associated
+///   fn). It runs once when the user starts, before its first task. An `Err` (or a panic) is
+///   recorded as a failure of type `on_start` named after the class, with the error's text,
+///   and the user tries again after a pause that doubles from 0.5 s up to 10 s, counting as
+///   a running user meanwhile (as in Locust) until it succeeds or is stopped.
+/// - `on_stop`: an `async fn(&mut Self, &mut boomer::Ctx)`. It runs when the user stops:
+///   when the master lowers the user count, at `stop`, and at `quit` (also after a task was
+///   cut short at the end of `stop_timeout`, with a short grace of its own).
+///
+/// ```no_run
+/// #[derive(Default)]
+/// #[boomer::user(sequential, wait_time = boomer::constant_throughput(2.0), on_stop = Admin::log_out)]
+/// struct Admin {
+///     audits: u32,
+/// }
+///
+/// impl Admin {
+///     async fn log_out(&mut self, ctx: &mut boomer::Ctx) {
+///         ctx.record_success("POST", "/logout", std::time::Duration::ZERO, 0);
+///     }
+/// }
+///
+/// #[boomer::task]
+/// fn list_orders(admin: &mut Admin) {
+///     admin.audits += 1;
+/// }
+///
+/// #[boomer::task]
+/// async fn audit(admin: &mut Admin, ctx: &mut boomer::Ctx) -> Result<(), String> {
+///     if ctx.stopping() {
+///         return Err(format!("cut short after {} audits", admin.audits));
+///     }
+///     Ok(())
+/// }
+///
+/// boomer::main!();
+/// ```
+///
+/// # Tasks
+///
+/// A [`task`] whose first parameter is `&mut MyUser` belongs to the class `MyUser`:
+/// `(user: &mut MyUser)` or `(user: &mut MyUser, ctx: &mut boomer::Ctx)`, a plain `fn` or
+/// an `async fn`, returning `()` or `Result<(), E>` where `E: Display`. Tasks without one
+/// belong to the default class. A class needs at least one task.
+pub use boomer_macros::user;
 
 /// Where results go besides the master: implement [`output::Output`] for a sink of your own
 /// and add it with [`Builder::output`]. The console, CSV, JSON and Prometheus outputs are

@@ -9,35 +9,6 @@ use common::*;
 
 const RUN: Duration = Duration::from_secs(60);
 
-/// The CSV row the master must show for `RECORDER_TOTAL` requests of the recorder worker
-/// (see tests/workers/recorder.rs): counts, failures, median, average, min, max, content
-/// size, then the percentiles 50 .. 100.
-fn assert_recorder_row(row: &std::collections::HashMap<String, String>, total: u64) {
-    let failures = total / 20;
-    let expect = [
-        ("Request Count", total.to_string()),
-        ("Failure Count", failures.to_string()),
-        ("Median Response Time", "20".into()),
-        ("Average Response Time", "100.5".into()),
-        ("Min Response Time", "10".into()),
-        ("Max Response Time", "1200".into()),
-        ("Average Content Size", "95.0".into()),
-        ("50%", "20".into()),
-        ("66%", "45".into()),
-        ("75%", "45".into()),
-        ("80%", "150".into()),
-        ("90%", "150".into()),
-        ("95%", "1200".into()),
-        ("98%", "1200".into()),
-        ("99%", "1200".into()),
-        ("99.9%", "1200".into()),
-        ("100%", "1200".into()),
-    ];
-    for (column, want) in expect {
-        assert_eq!(row.get(column), Some(&want), "column {column:?} of {row:?}");
-    }
-}
-
 #[test]
 fn recorded_times_reach_the_master_exactly() {
     let dir = scratch("recorded");
@@ -94,7 +65,8 @@ fn recorded_times_reach_the_master_exactly() {
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!(failures[0]["Method"], "GET");
     assert_eq!(failures[0]["Name"], "/rust");
-    assert_eq!(failures[0]["Error"], "boom");
+    // Masters before 2.10.2 show a string error as its repr.
+    assert!(["boom", "'boom'"].contains(&failures[0]["Error"].as_str()), "{failures:?}");
     assert_eq!(failures[0]["Occurrences"], "50");
     let exceptions = read_csv(&dir.join("run_exceptions.csv"));
     assert_eq!(exceptions.len(), 1, "no exception expected: {exceptions:?}");
@@ -151,23 +123,6 @@ fn custom_messages_round_trip() {
     );
 }
 
-fn aggregated_requests(web: u16) -> Option<(u64, String, Vec<serde_json::Value>)> {
-    let (code, body) = http(web, "GET", "/stats/requests", &[]);
-    if code != 200 {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-    let total = v["stats"]
-        .as_array()?
-        .iter()
-        .find(|e| e["name"] == "Aggregated")
-        .and_then(|e| e["num_requests"].as_u64())
-        .unwrap_or(0);
-    let state = v["state"].as_str()?.to_string();
-    let workers = v["workers"].as_array()?.clone();
-    Some((total, state, workers))
-}
-
 #[test]
 fn stop_then_start_counts_each_run() {
     let dir = scratch("stopstart");
@@ -222,8 +177,7 @@ fn stop_then_start_counts_each_run() {
                 .filter(|(n, state, _)| *n >= 500 && (state == "running" || state == "spawning"))
                 .map(|_| ())
         });
-        let (code, _) = http(web, "POST", "/stop", &[]);
-        assert_eq!(code, 200);
+        stop(web);
         wait_for("the worker to be ready again", RUN, worker_is("ready"));
         let (n, state, workers) = aggregated_requests(web).expect("stats");
         assert_eq!(n, 500, "run {run}: state {state}, workers {workers:?}");
@@ -244,16 +198,6 @@ fn stop_then_start_counts_each_run() {
         .find(|r| r["Name"] == "Aggregated")
         .expect("Aggregated row");
     assert_recorder_row(total, 500);
-}
-
-fn requests_named(web: u16, name: &str) -> u64 {
-    let (_, body) = http(web, "GET", "/stats/requests", &[]);
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    v["stats"]
-        .as_array()
-        .and_then(|a| a.iter().find(|e| e["name"] == name))
-        .and_then(|e| e["num_requests"].as_u64())
-        .unwrap_or(0)
 }
 
 /// Editing the Host of a running test in the web UI reaches users that are already running

@@ -1,4 +1,4 @@
-//! Compile-time tests of `#[boomer::task]` and `#[boomer::on]`: the shapes they accept, and
+//! Compile-time tests of `#[boomer::task]`, `#[boomer::on]` and `#[boomer::user]`: the shapes they accept, and
 //! the diagnostics for everything else. The `.stderr` snapshots are rustc's output on the
 //! toolchain pinned in `rust-toolchain.toml`; regenerate them with `TRYBUILD=overwrite`.
 
@@ -14,4 +14,11 @@ fn on() {
     let t = trybuild::TestCases::new();
     t.pass("tests/ui/on/pass/*.rs");
     t.compile_fail("tests/ui/on/fail/*.rs");
+}
+
+#[test]
+fn user() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/user/pass/*.rs");
+    t.compile_fail("tests/ui/user/fail/*.rs");
 }

@@ -74,7 +74,7 @@ impl SmoothRateLimiter {
         let mut slots = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let rate = self.rate_at(now - slots.started);
-        if !(rate > 0.0) || rate.is_infinite() {
+        if rate.is_nan() || rate <= 0.0 || rate.is_infinite() {
             return now;
         }
         let at = slots.next.max(now);
@@ -113,7 +113,7 @@ pub fn parse_ramp(text: &str) -> Result<(f64, Duration), String> {
         .trim()
         .parse()
         .map_err(|_| format!("{text:?}: {n:?} is not a number (expected e.g. \"100/1s\")"))?;
-    if !(n > 0.0) || period.is_zero() {
+    if n.is_nan() || n <= 0.0 || period.is_zero() {
         return Err(format!(
             "{text:?}: the step and its period must be positive"
         ));

@@ -422,6 +422,10 @@ impl Registry {
 
 /// What a task may return: `()`, or `Result<(), E>` whose `Err` is recorded as a failure of
 /// the task with the error's text.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a task's return type",
+    label = "a task returns `()` or `Result<(), E>` where `E: Display`"
+)]
 pub trait IntoOutcome {
     /// Converts the task's return value.
     fn into_outcome(self) -> Outcome;

@@ -145,7 +145,7 @@ impl Plan {
             .iter()
             .find(|c| c.class.type_id.is_some() && c.class.name == name)
             .or_else(|| self.classes.iter().find(|c| c.class.type_id.is_none()))
-            .or_else(|| match self.classes.as_slice() {
+            .or(match self.classes.as_slice() {
                 [only] => Some(only),
                 _ => None,
             })

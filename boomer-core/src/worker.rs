@@ -23,8 +23,13 @@ const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 const REPORT_INTERVAL: Duration = Duration::from_secs(3);
 const CLIENT_READY_RETRY: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// At quit, how long running tasks may take to finish before they are cancelled.
+const QUIT_SOFT_STOP: Duration = Duration::from_millis(200);
 /// How long quit waits for the quit handlers before the process exits.
 const QUIT_HANDLERS_GRACE: Duration = Duration::from_secs(5);
+/// What the worker says of a master older than the oldest it is tested with.
+const OLD_MASTER: &str = "this master is older than the Locust versions boomer supports \
+    (2.12.2 to 2.47.0); it may work, but upgrade Locust if anything misbehaves";
 /// Messages kept for resending while the master is unreachable.
 const MAX_PENDING: usize = 10_000;
 
@@ -58,7 +63,12 @@ pub(crate) struct Worker {
     bus: EventBus,
     host: Arc<HostCell>,
     last_spawn: f64,
-    last_master_heartbeat: Option<Instant>,
+    /// When the master last sent anything.
+    master_seen: Instant,
+    /// Whether the master sends heartbeats (2.19+): only then does its silence count.
+    heartbeats_armed: bool,
+    /// When the connection was lost, while it is.
+    lost_since: Option<Instant>,
     window_start: f64,
     /// Reports and messages that bounced, resent once a connection is back.
     pending: VecDeque<Vec<u8>>,
@@ -82,7 +92,9 @@ impl Worker {
             bus,
             host,
             last_spawn: f64::NEG_INFINITY,
-            last_master_heartbeat: None,
+            master_seen: Instant::now(),
+            heartbeats_armed: false,
+            lost_since: None,
             window_start: stats::now_epoch(),
             pending: VecDeque::new(),
             outbox,
@@ -104,11 +116,21 @@ impl Worker {
         let endpoint = self.opts.endpoint();
         tracing::info!("worker {} joining the master at {endpoint}", self.node_id);
         let mut backoff = Duration::from_millis(200);
+        let node_id = self.node_id.clone();
         loop {
-            let connect = protocol_link(&endpoint, &self.node_id);
-            let link = tokio::select! {
-                link = connect => link,
-                _ = self.signals.recv() => return self.quit(None, Exit::Signal).await,
+            let mut watch = ticker(HEARTBEAT_INTERVAL);
+            let connect = protocol_link(&endpoint, &node_id);
+            tokio::pin!(connect);
+            let link = loop {
+                tokio::select! {
+                    link = &mut connect => break link,
+                    _ = self.signals.recv() => return self.quit(None, Exit::Signal).await,
+                    _ = watch.tick() => {
+                        if let Some(exit) = self.check_master_lost(false).await {
+                            return exit;
+                        }
+                    }
+                }
             };
             let mut link = match link {
                 Ok(link) => link,
@@ -127,17 +149,48 @@ impl Worker {
             match self.session(&mut link).await {
                 SessionEnd::Exit(exit) => return exit,
                 SessionEnd::Reconnect => {
-                    tracing::warn!(
-                        "rebuilding the connection to the master as {}",
-                        self.node_id
-                    );
+                    self.lost_since = Some(Instant::now());
+                    tracing::warn!("reconnecting to the master as {}", self.node_id);
                 }
             }
         }
     }
 
+    /// Whether the master has been silent too long: with the link up, no frame since the
+    /// timeout (only once the master has sent heartbeats: those before 2.19 never do); with
+    /// the link down, down that long. Then the users stop (nobody counts them), and with
+    /// `--exit-on-master-loss` the worker exits.
+    async fn check_master_lost(&mut self, link_up: bool) -> Option<Exit> {
+        let timeout = self.opts.heartbeat_timeout()?;
+        let silent = if link_up {
+            self.heartbeats_armed.then(|| self.master_seen.elapsed())?
+        } else {
+            self.lost_since?.elapsed()
+        };
+        if silent <= timeout {
+            return None;
+        }
+        if self.state != WorkerState::Ready {
+            tracing::error!(
+                "no word from the master for {:.0?}: stopping the users; still trying to reconnect",
+                silent
+            );
+            self.users.stop_all().await;
+            self.state = WorkerState::Ready;
+            self.bus.fire(Event::Stop);
+            self.bus.fire(Event::TestStop);
+        }
+        if self.opts.exit_on_master_loss {
+            tracing::error!("the master is lost and --exit-on-master-loss is set: exiting");
+            return Some(Exit::MasterLost);
+        }
+        None
+    }
+
     async fn session(&mut self, link: &mut crate::transport::Link) -> SessionEnd {
-        self.last_master_heartbeat = None;
+        // A fresh connection gets a whole timeout before the master counts as silent.
+        self.master_seen = Instant::now();
+        self.lost_since = None;
         self.client_ready(link).await;
         while let Some(frame) = self.pending.pop_front() {
             if let Err((frame, e)) = link.send(frame).await {
@@ -178,6 +231,7 @@ impl Worker {
         link: &mut crate::transport::Link,
         bytes: &[u8],
     ) -> Option<SessionEnd> {
+        self.master_seen = Instant::now();
         let msg = match protocol::decode(bytes).and_then(FromMaster::parse) {
             Ok(msg) => msg,
             Err(e) => {
@@ -196,7 +250,7 @@ impl Worker {
                 tracing::info!("the master says quit");
                 return Some(SessionEnd::Exit(self.quit(Some(link), Exit::Quit).await));
             }
-            FromMaster::Heartbeat => self.last_master_heartbeat = Some(Instant::now()),
+            FromMaster::Heartbeat => self.heartbeats_armed = true,
             FromMaster::Reconnect => {
                 tracing::info!("the master asked us to reconnect");
                 return Some(SessionEnd::Reconnect);
@@ -220,6 +274,9 @@ impl Worker {
 
     async fn on_ack(&mut self, link: &mut crate::transport::Link, index: Option<i64>) {
         tracing::info!("the master acknowledged us (worker index {index:?})");
+        if index.is_none() {
+            tracing::warn!("{OLD_MASTER}: its ack has no worker index (Locust 2.10)");
+        }
         if self.users.total() > 0 {
             // A fresh ack means the master registered us anew, with no users: follow it so
             // that nothing runs that the master does not count.
@@ -305,21 +362,23 @@ impl Worker {
     }
 
     async fn on_heartbeat_tick(&mut self, link: &mut crate::transport::Link) -> Option<SessionEnd> {
-        if let (Some(last), Some(timeout)) =
-            (self.last_master_heartbeat, self.opts.heartbeat_timeout())
-        {
-            if last.elapsed() > timeout {
-                tracing::error!("no heartbeat from the master for {timeout:?}: stopping the users");
-                self.users.stop_all().await;
-                self.state = WorkerState::Ready;
-                if self.opts.exit_on_master_loss {
-                    return Some(SessionEnd::Exit(Exit::MasterLost));
-                }
-                return Some(SessionEnd::Reconnect);
-            }
+        let silent = self.heartbeats_armed
+            && self
+                .opts
+                .heartbeat_timeout()
+                .is_some_and(|t| self.master_seen.elapsed() > t);
+        if let Some(exit) = self.check_master_lost(true).await {
+            return Some(SessionEnd::Exit(exit));
+        }
+        if silent {
+            // A silent master may hold a dead connection: rebuild the socket.
+            return Some(SessionEnd::Reconnect);
         }
         if !self.acked && self.ready_sent.elapsed() >= CLIENT_READY_RETRY {
-            tracing::info!("no ack from the master yet; sending client_ready again");
+            tracing::warn!(
+                "no ack from the master yet; sending client_ready again (a master that never \
+                 acks is older than Locust 2.10: {OLD_MASTER})"
+            );
             self.client_ready(link).await;
         }
         let (cpu, rss) = self.metrics.sample();
@@ -369,8 +428,9 @@ impl Worker {
     /// the quit handlers run.
     async fn quit(&mut self, link: Option<&mut crate::transport::Link>, exit: Exit) -> Exit {
         let was_running = self.state != WorkerState::Ready;
-        // The master waits only 0.5 s for final reports: no stop_timeout at quit.
-        self.users.set_stop_timeout(Duration::ZERO);
+        // The master waits only 0.5 s for final reports: tasks in flight get a short moment
+        // to finish (so what they did is counted), not the whole stop_timeout.
+        self.users.set_stop_timeout(QUIT_SOFT_STOP);
         self.users.stop_all().await;
         if let Some(link) = link {
             self.report(link).await;
@@ -490,35 +550,48 @@ impl ProcessMetrics {
     }
 }
 
-/// SIGINT and SIGTERM.
+/// SIGINT and SIGTERM. The listeners live as long as the worker: a listener created
+/// anew for each wait would miss a signal delivered between two waits.
 pub(crate) struct Signals {
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
     pub(crate) fn new() -> Self {
-        Signals {
-            #[cfg(unix)]
-            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                int: signal(SignalKind::interrupt()).ok(),
+                term: signal(SignalKind::terminate()).ok(),
+            }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
 
+    #[cfg(unix)]
     pub(crate) async fn recv(&mut self) {
-        #[cfg(unix)]
-        let term = async {
-            match self.term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
+        async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s.as_mut() {
+                Some(s) => {
+                    s.recv().await;
                 }
                 None => std::future::pending().await,
             }
-        };
-        #[cfg(not(unix))]
-        let term = std::future::pending::<()>();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: quitting"),
-            _ = term => tracing::info!("SIGTERM: quitting"),
         }
+        tokio::select! {
+            _ = next(&mut self.int) => tracing::info!("SIGINT: quitting"),
+            _ = next(&mut self.term) => tracing::info!("SIGTERM: quitting"),
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub(crate) async fn recv(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C: quitting");
     }
 }

@@ -1,11 +1,11 @@
-//! The `key = value` lists both attributes take, read leniently so that every mistake in one
-//! list is reported, not only the first.
+//! The `key = value` lists the attributes take, read leniently so that every mistake in one
+//! list is reported, not only the first, and the values that several attributes share.
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprLit, Lit, LitStr, Meta, Token};
+use syn::{Expr, ExprLit, Lit, LitInt, LitStr, Meta, Token};
 
 use crate::errors::Errors;
 
@@ -21,6 +21,33 @@ pub(crate) fn parse_list(args: TokenStream, errors: &mut Errors) -> Vec<Meta> {
     }
 }
 
+/// Calls `parse` with each item of `list` whose key is one of `keys`; a key given twice and
+/// an unknown key are errors (the latter listing `keys`).
+pub(crate) fn each_key(
+    list: Vec<Meta>,
+    keys: &[&str],
+    errors: &mut Errors,
+    mut parse: impl FnMut(&str, &Meta, &mut Errors),
+) {
+    let mut seen = Vec::new();
+    for meta in list {
+        let key = key_of(&meta).unwrap_or_default();
+        if seen.contains(&key) {
+            errors.spanned(meta.path(), format!("`{key}` specified more than once"));
+        } else if keys.contains(&key.as_str()) {
+            parse(&key, &meta, errors);
+            seen.push(key);
+        } else {
+            let message = format!(
+                "unknown key `{}`; expected one of {}",
+                path_text(&meta),
+                one_of(keys)
+            );
+            errors.spanned(meta.path(), message);
+        }
+    }
+}
+
 /// The key of `meta` as a string, if it is a single identifier.
 pub(crate) fn key_of(meta: &Meta) -> Option<String> {
     meta.path()
@@ -31,16 +58,6 @@ pub(crate) fn key_of(meta: &Meta) -> Option<String> {
 /// The key of `meta` as written, for messages.
 pub(crate) fn path_text(meta: &Meta) -> String {
     meta.path().to_token_stream().to_string().replace(' ', "")
-}
-
-/// Stores `value` in `slot`, or reports that `key` was already given.
-pub(crate) fn set_once<T>(slot: &mut Option<T>, value: T, meta: &Meta, errors: &mut Errors) {
-    if slot.is_some() {
-        let key = key_of(meta).unwrap_or_default();
-        errors.spanned(meta.path(), format!("`{key}` specified more than once"));
-    } else {
-        *slot = Some(value);
-    }
 }
 
 /// The value of `key = value`, or an error showing `usage` when `meta` has another form.
@@ -62,6 +79,98 @@ pub(crate) fn as_str(expr: &Expr) -> Option<&LitStr> {
         }) => Some(s),
         _ => None,
     }
+}
+
+/// `weight = <integer>`: at least 1, since an item of weight 0 would never be picked.
+/// `what` names the item ("task", "class") in the message.
+pub(crate) fn parse_weight(meta: &Meta, what: &str, errors: &mut Errors) -> Option<u32> {
+    let (weight, lit) = parse_u32(meta, "positive", "weight = 10", errors)?;
+    if weight == 0 {
+        let message = format!("`weight` must be at least 1: a {what} of weight 0 would never run");
+        errors.spanned(lit, message);
+        return None;
+    }
+    Some(weight)
+}
+
+/// `key = <integer>` that fits in a `u32`, with the literal for further checks. `kind`
+/// ("positive") and `example` (`weight = 10`) make up the message when it is not one.
+pub(crate) fn parse_u32<'a>(
+    meta: &'a Meta,
+    kind: &str,
+    example: &str,
+    errors: &mut Errors,
+) -> Option<(u32, &'a LitInt)> {
+    let key = path_text(meta);
+    let not_an_int = format!("`{key}` must be a {kind} integer literal, like `{example}`");
+    let value = value_of(meta, &format!("{key} = <{kind} integer>"), errors)?;
+    let int = match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if !int.base10_digits().starts_with('-') => int,
+        _ => {
+            errors.spanned(value, not_an_int);
+            return None;
+        }
+    };
+    match int.base10_parse::<u32>() {
+        Ok(n) => Some((n, int)),
+        Err(_) => {
+            errors.spanned(int, format!("`{key}` must fit in a `u32`"));
+            None
+        }
+    }
+}
+
+/// `key = "<text>"`, not empty; `example` shows the right form in the message.
+pub(crate) fn parse_str(meta: &Meta, example: &str, errors: &mut Errors) -> Option<String> {
+    let key = path_text(meta);
+    let value = value_of(meta, &format!("{key} = \"...\""), errors)?;
+    let not_a_str = format!("`{key}` must be a string literal, like `{example}`");
+    non_empty_str(value, &not_a_str, &format!("`{key}` must not be empty"), errors)
+}
+
+/// `tags = ["<tag>", ...]`, each tag a non-empty string.
+pub(crate) fn parse_tags(meta: &Meta, errors: &mut Errors) -> Vec<String> {
+    let usage = "`tags` must be a list of string literals, like `tags = [\"auth\", \"slow\"]`";
+    let Some(value) = value_of(meta, "tags = [\"...\", ...]", errors) else {
+        return Vec::new();
+    };
+    let Expr::Array(list) = value else {
+        errors.spanned(value, usage);
+        return Vec::new();
+    };
+    list.elems
+        .iter()
+        .filter_map(|tag| non_empty_str(tag, usage, "a tag must not be empty", errors))
+        .collect()
+}
+
+/// The text of a string literal that is not empty.
+fn non_empty_str(expr: &Expr, not_a_str: &str, empty: &str, errors: &mut Errors) -> Option<String> {
+    let Some(lit) = as_str(expr) else {
+        errors.spanned(expr, not_a_str);
+        return None;
+    };
+    let text = lit.value();
+    if text.is_empty() {
+        errors.spanned(lit, empty);
+        return None;
+    }
+    Some(text)
+}
+
+/// Whether `meta` is a flag written alone (`blocking`, `sequential`); a value is an error.
+pub(crate) fn check_flag(meta: &Meta, errors: &mut Errors) -> bool {
+    if matches!(meta, Meta::Path(_)) {
+        return true;
+    }
+    let key = path_text(meta);
+    errors.spanned(
+        meta,
+        format!("`{key}` is a flag and takes no value: write `{key}`"),
+    );
+    false
 }
 
 /// A list of the valid keys for an error message: "`a`, `b` or `c`".
@@ -99,15 +208,5 @@ mod tests {
         let mut errors = Errors::default();
         assert!(parse_list(quote!(weight = ), &mut errors).is_empty());
         assert_eq!(errors.messages().len(), 1);
-    }
-
-    #[test]
-    fn a_repeated_key_is_reported() {
-        let mut errors = Errors::default();
-        let mut slot = None;
-        for meta in parse_list(quote!(name = "a", name = "b"), &mut errors) {
-            set_once(&mut slot, 1, &meta, &mut errors);
-        }
-        assert_eq!(errors.messages(), ["`name` specified more than once"]);
     }
 }

@@ -12,6 +12,7 @@ mod errors;
 mod on;
 mod sig;
 mod task;
+mod user;
 
 use proc_macro::TokenStream;
 
@@ -37,7 +38,8 @@ use proc_macro::TokenStream;
 ///
 /// # The fn
 ///
-/// A free `fn` or `async fn` (not a method, not generic, not `unsafe`):
+/// A free `fn` or `async fn`, in a module or a fn body (not in an `impl` block, not
+/// generic, not `unsafe`):
 ///
 /// - **Parameters**: none, or one `&mut boomer::Ctx`, the running user's context (to record
 ///   requests, read the user's id, ...).
@@ -92,8 +94,8 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// The fn is a free `fn` or `async fn` (not a method, not generic, not `unsafe`) that
-/// returns `()`; its parameters depend on the event. An `async` handler's future must be
+/// The fn is a free `fn` or `async fn`, in a module or a fn body (not in an `impl` block,
+/// not generic, not `unsafe`), that returns `()`; its parameters depend on the event. An `async` handler's future must be
 /// `Send`.
 ///
 /// # Events
@@ -142,4 +144,11 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn on(args: TokenStream, item: TokenStream) -> TokenStream {
     on::expand(args.into(), item.into()).into()
+}
+
+/// Registers a struct as a user class; its value is the state of one user. See the
+/// documentation of `boomer::user` in the `boomer` crate.
+#[proc_macro_attribute]
+pub fn user(args: TokenStream, item: TokenStream) -> TokenStream {
+    user::expand(args.into(), item.into()).into()
 }

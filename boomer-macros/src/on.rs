@@ -2,13 +2,12 @@
 //! event, register a `HandlerRegistration`.
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{quote, quote_spanned};
-use syn::spanned::Spanned;
+use quote::quote;
 use syn::{LitStr, Meta, ReturnType, Signature, Type};
 
 use crate::args::{self, as_str, key_of};
 use crate::errors::Errors;
-use crate::sig::{self, FnItem};
+use crate::sig;
 
 const ATTR: &str = "boomer::on";
 const EVENTS: &str = "`connected`, `spawn`, `spawning_complete`, `stop`, `quit`, `test_start`, \
@@ -21,7 +20,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let Some(func) = sig::parse_fn(&item, ATTR, &mut errors) else {
         return errors.with_item(item);
     };
-    let handler = Handler::check(&func, event, &mut errors);
+    let handler = Handler::check(&func.sig, event, &mut errors);
     match handler {
         Some(handler) if errors.is_empty() => {
             let registration = handler.expand();
@@ -106,13 +105,7 @@ fn parse_event(args: TokenStream, errors: &mut Errors) -> Option<Event> {
         errors.push(syn::Error::new(Span::call_site(), message));
         return None;
     };
-    for meta in extra {
-        let message = format!(
-            "`#[{ATTR}]` takes one event; to handle several, stack several `#[{ATTR}(...)]`"
-        );
-        errors.spanned(meta, message);
-    }
-    match (key_of(first).as_deref(), first) {
+    let event = match (key_of(first).as_deref(), first) {
         (Some("message"), Meta::NameValue(nv)) => message_type(&nv.value, errors),
         (Some("message"), _) => {
             let message = "`message` needs the message type: `message = \"<type>\"`";
@@ -132,7 +125,14 @@ fn parse_event(args: TokenStream, errors: &mut Errors) -> Option<Event> {
             errors.spanned(first.path(), message);
             None
         }
+    };
+    for meta in extra {
+        let message = format!(
+            "`#[{ATTR}]` takes one event; to handle several, stack several `#[{ATTR}(...)]`"
+        );
+        errors.spanned(meta, message);
     }
+    event
 }
 
 fn message_type(value: &syn::Expr, errors: &mut Errors) -> Option<Event> {
@@ -172,8 +172,7 @@ enum Payload<'a> {
 
 impl<'a> Handler<'a> {
     /// The handler, if `event` is known; its errors are in `errors` either way.
-    fn check(func: &'a FnItem, event: Option<Event>, errors: &mut Errors) -> Option<Self> {
-        let sig = &func.sig;
+    fn check(sig: &'a Signature, event: Option<Event>, errors: &mut Errors) -> Option<Self> {
         sig::check_callable(sig, ATTR, errors);
         check_output(sig, errors);
         let event = event?;
@@ -188,17 +187,14 @@ impl<'a> Handler<'a> {
     /// The `const _` block registering the handler.
     fn expand(&self) -> TokenStream {
         let kind = self.event.kind();
-        let name = LitStr::new(&fn_name(self.sig), Span::call_site());
-        let body = self.call();
-        // The span makes "future cannot be sent between threads safely" point at the user's
-        // fn rather than at the attribute.
-        let pin = quote_spanned!(self.sig.ident.span()=> ::boomer::__private::Box::pin);
+        let name = LitStr::new(&sig::fn_name(self.sig), Span::call_site());
+        let future = sig::boxed_future(self.sig, self.call());
         quote! {
             const _: () = {
                 fn __boomer_run<'a>(
                     __boomer_event: &'a ::boomer::__private::Event,
                 ) -> ::boomer::__private::BoxFuture<'a, ()> {
-                    #pin(async move { #body })
+                    #future
                 }
                 ::boomer::__private::inventory::submit! {
                     ::boomer::__private::HandlerRegistration {
@@ -212,43 +208,38 @@ impl<'a> Handler<'a> {
         }
     }
 
-    /// The call of the user's fn with the event's payload. Each argument carries the span of
-    /// the parameter it goes to, so a wrong parameter type is reported on the user's code.
+    /// The call of the user's fn with the event's payload. Each argument is bound to a name
+    /// that carries the span of the parameter it goes to, so that a wrong parameter type is
+    /// reported on the user's code.
     fn call(&self) -> TokenStream {
         let user_fn = &self.sig.ident;
         let dot_await = self.sig.asyncness.map(|_| quote!(.await));
-        // A lone payload is passed as is: it takes the span of the parameter it goes to.
-        let payload_span = match self.payload {
-            Payload::SpawnEvent(ty) | Payload::UserCount(ty) | Payload::Message(ty) => ty.span(),
-            Payload::Nothing | Payload::SpawnArgs(..) => Span::call_site(),
-        };
-        let payload = Ident::new("__boomer_payload", payload_span);
-        let event = quote!(__boomer_event);
-        let private = quote!(::boomer::__private);
-        let (source, args) = match self.payload {
+        let (payload_of, ty) = match self.payload {
             Payload::Nothing => {
                 return quote! {
-                    let _ = #event;
+                    let _ = __boomer_event;
                     #user_fn()#dot_await
-                }
+                };
             }
-            Payload::SpawnArgs(users, rate) => (
-                quote!(#event.as_spawn()),
-                vec![
-                    quote_spanned!(users.span()=> #private::spawn_users(#payload)),
-                    quote_spanned!(rate.span()=> #private::spawn_rate(#payload)),
-                ],
-            ),
-            Payload::SpawnEvent(_) => (quote!(#event.as_spawn()), vec![quote!(#payload)]),
-            Payload::UserCount(_) => (
-                quote!(#event.as_spawning_complete()),
-                vec![quote!(#payload)],
-            ),
-            Payload::Message(_) => (quote!(#event.as_message()), vec![quote!(#payload)]),
+            Payload::SpawnArgs(users_ty, rate_ty) => {
+                let users = Ident::new("__boomer_users", sig::name_span(users_ty));
+                let rate = Ident::new("__boomer_rate", sig::name_span(rate_ty));
+                return quote! {
+                    if let ::core::option::Option::Some(__boomer_spawn) = __boomer_event.as_spawn() {
+                        let #users = ::boomer::__private::spawn_users(__boomer_spawn);
+                        let #rate = ::boomer::__private::spawn_rate(__boomer_spawn);
+                        #user_fn(#users, #rate)#dot_await
+                    }
+                };
+            }
+            Payload::SpawnEvent(ty) => (quote!(as_spawn), ty),
+            Payload::UserCount(ty) => (quote!(as_spawning_complete), ty),
+            Payload::Message(ty) => (quote!(as_message), ty),
         };
+        let payload = Ident::new("__boomer_payload", sig::name_span(ty));
         quote! {
-            if let ::core::option::Option::Some(#payload) = #source {
-                #user_fn(#(#args),*)#dot_await
+            if let ::core::option::Option::Some(#payload) = __boomer_event.#payload_of() {
+                #user_fn(#payload)#dot_await
             }
         }
     }
@@ -286,11 +277,6 @@ fn payload<'a>(sig: &'a Signature, event: &Event, errors: &mut Errors) -> Payloa
     Payload::Nothing
 }
 
-/// The fn's name, for logs: `r#type` is `type`.
-fn fn_name(sig: &Signature) -> String {
-    syn::ext::IdentExt::unraw(&sig.ident).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,8 +290,8 @@ mod tests {
     fn handler_errors(args: TokenStream, item: TokenStream) -> Vec<String> {
         let mut errors = Errors::default();
         let event = parse_event(args, &mut errors);
-        let func: FnItem = syn::parse2(item).unwrap();
-        Handler::check(&func, event, &mut errors);
+        let func: sig::FnItem = syn::parse2(item).unwrap();
+        Handler::check(&func.sig, event, &mut errors);
         errors.messages()
     }
 

@@ -69,6 +69,11 @@ pub(crate) fn check_callable(sig: &Signature, attr: &str, errors: &mut Errors) {
     }
 }
 
+/// The fn's name as boomer shows it: `r#type` is `type`.
+pub(crate) fn fn_name(sig: &Signature) -> String {
+    syn::ext::IdentExt::unraw(&sig.ident).to_string()
+}
+
 /// The typed parameters (a `self` receiver, if any, is reported by [`check_callable`]).
 pub(crate) fn params(sig: &Signature) -> Vec<&PatType> {
     sig.inputs
@@ -102,7 +107,11 @@ pub(crate) fn name_span(ty: &Type) -> Span {
     match ty {
         Type::Reference(r) => name_span(&r.elem),
         Type::Paren(p) => name_span(&p.elem),
-        Type::Path(p) => p.path.segments.last().map_or_else(|| ty.span(), |s| s.ident.span()),
+        Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .map_or_else(|| ty.span(), |s| s.ident.span()),
         _ => ty.span(),
     }
 }

@@ -257,3 +257,103 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Opt
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The CSV row the master must show for `RECORDER_TOTAL` requests of the recorder worker
+/// (see tests/workers/recorder.rs): counts, failures, median, average, min, max, content
+/// size, then the percentiles 50 .. 100.
+pub fn assert_recorder_row(row: &std::collections::HashMap<String, String>, total: u64) {
+    let failures = total / 20;
+    let expect = [
+        ("Request Count", total.to_string()),
+        ("Failure Count", failures.to_string()),
+        ("Median Response Time", "20".into()),
+        ("Average Response Time", "100.5".into()),
+        ("Min Response Time", "10".into()),
+        ("Max Response Time", "1200".into()),
+        ("Average Content Size", "95.0".into()),
+        ("50%", "20".into()),
+        ("66%", "45".into()),
+        ("75%", "45".into()),
+        ("80%", "150".into()),
+        ("90%", "150".into()),
+        ("95%", "1200".into()),
+        ("98%", "1200".into()),
+        ("99%", "1200".into()),
+        ("99.9%", "1200".into()),
+        ("100%", "1200".into()),
+    ];
+    for (column, want) in expect {
+        assert_eq!(row.get(column), Some(&want), "column {column:?} of {row:?}");
+    }
+}
+
+/// The master's Aggregated request count, its state and its workers (web API).
+pub fn aggregated_requests(web: u16) -> Option<(u64, String, Vec<serde_json::Value>)> {
+    let (code, body) = http(web, "GET", "/stats/requests", &[]);
+    if code != 200 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let total = v["stats"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == "Aggregated")
+        .and_then(|e| e["num_requests"].as_u64())
+        .unwrap_or(0);
+    let state = v["state"].as_str()?.to_string();
+    let workers = v["workers"].as_array()?.clone();
+    Some((total, state, workers))
+}
+
+pub fn requests_named(web: u16, name: &str) -> u64 {
+    let (_, body) = http(web, "GET", "/stats/requests", &[]);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    v["stats"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["name"] == name))
+        .and_then(|e| e["num_requests"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Waits until the master's web API lists exactly `n` workers, all in `state`.
+pub fn wait_workers(web: u16, n: usize, state: &str, timeout: Duration) {
+    wait_for(&format!("{n} worker(s) {state}"), timeout, || {
+        aggregated_requests(web)
+            .filter(|(_, _, w)| w.len() == n && w.iter().all(|w| w["state"] == state))
+            .map(|_| ())
+    })
+}
+
+/// Starts a test from the web API.
+pub fn swarm(web: u16, users: u32, host: &str) {
+    let users = users.to_string();
+    let (code, body) = http(
+        web,
+        "POST",
+        "/swarm",
+        &[
+            ("user_count", &users),
+            ("spawn_rate", &users),
+            ("host", host),
+        ],
+    );
+    assert_eq!(code, 200, "{body}");
+}
+
+/// A web-UI master (no --headless) on 127.0.0.1: returns it and its web port.
+pub fn web_master(dir: &Path, locustfile: &str, port: u16, args: &[&str]) -> (Proc, u16) {
+    let web = free_port();
+    let web_s = web.to_string();
+    let mut all = vec!["--web-host", "127.0.0.1", "--web-port", &web_s];
+    all.extend_from_slice(args);
+    (master(dir, locustfile, port, &all), web)
+}
+
+/// Stops the test from the web API (`POST /stop`; `GET` before Locust 2.3x).
+pub fn stop(web: u16) {
+    let (mut code, _) = http(web, "POST", "/stop", &[]);
+    if code == 405 {
+        code = http(web, "GET", "/stop", &[]).0;
+    }
+    assert_eq!(code, 200, "stop failed");
+}

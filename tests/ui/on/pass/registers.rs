@@ -48,16 +48,18 @@ fn r#stop() {
 /// Polls a future that never waits.
 fn ready<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(output) => output,
         Poll::Pending => panic!("the handler waited"),
     }
 }
 
 fn main() {
-    let handlers: Vec<&HandlerRegistration> = inventory::iter::<HandlerRegistration>
-        .into_iter()
-        .collect();
+    let handlers: Vec<&HandlerRegistration> =
+        inventory::iter::<HandlerRegistration>.into_iter().collect();
     let mut names: Vec<String> = handlers
         .iter()
         .map(|h| {
@@ -91,7 +93,10 @@ fn main() {
     fire(Event::Connected);
     fire(Event::Spawn(SpawnEvent::default()));
     fire(Event::SpawningComplete(7));
-    fire(Event::Message(CustomMessage::new("greeting", boomer::Value::from("hi"))));
+    fire(Event::Message(CustomMessage::new(
+        "greeting",
+        boomer::Value::from("hi"),
+    )));
     fire(Event::Quit);
 
     let mut calls = CALLS.lock().unwrap().clone();

@@ -27,6 +27,7 @@ fn main() {
                 TaskFn::Sync(_) => "sync",
                 TaskFn::Blocking(_) => "blocking",
                 TaskFn::Async(_) => "async",
+                TaskFn::User(_) => "user",
             };
             assert_eq!(t.module, module_path!());
             (t.name, t.weight, t.tags, run)

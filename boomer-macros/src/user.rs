@@ -1,0 +1,357 @@
+//! `#[boomer::user]`: parse the keys and the struct, check them, register a
+//! `UserClassRegistration` whose `on_start` builds the struct and whose `on_stop` tears it
+//! down.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{parse_quote, Expr, ItemStruct, LitStr, Meta, Path};
+
+use crate::args;
+use crate::errors::Errors;
+
+const ATTR: &str = "boomer::user";
+const KEYS: &[&str] = &[
+    "name",
+    "weight",
+    "fixed_count",
+    "wait_time",
+    "host",
+    "tags",
+    "sequential",
+    "on_start",
+    "on_stop",
+];
+
+/// Entry point of `#[boomer::user(...)]`.
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let args = UserArgs::parse(args, &mut errors);
+    let Some(item_struct) = parse_struct(&item, &mut errors) else {
+        return errors.with_item(item);
+    };
+    check_generics(&item_struct, &mut errors);
+    if !errors.is_empty() {
+        return errors.with_item(item);
+    }
+    let registration = UserClass::new(&item_struct.ident, args).expand();
+    quote!(#item #registration)
+}
+
+/// The keys of `#[boomer::user(...)]`, each checked on its own.
+#[derive(Default)]
+struct UserArgs {
+    name: Option<String>,
+    weight: Option<u32>,
+    fixed_count: Option<u32>,
+    wait_time: Option<Expr>,
+    host: Option<String>,
+    tags: Vec<String>,
+    sequential: bool,
+    on_start: Option<Path>,
+    on_stop: Option<Path>,
+}
+
+impl UserArgs {
+    fn parse(args: TokenStream, errors: &mut Errors) -> Self {
+        let mut parsed = UserArgs::default();
+        let list = args::parse_list(args, errors);
+        args::each_key(list, KEYS, errors, |key, meta, errors| match key {
+            "name" => parsed.name = args::parse_str(meta, "name = \"Shopper\"", errors),
+            "weight" => parsed.weight = args::parse_weight(meta, "class", errors),
+            "fixed_count" => {
+                let count = args::parse_u32(meta, "non-negative", "fixed_count = 1", errors);
+                parsed.fixed_count = count.map(|(n, _)| n);
+            }
+            "wait_time" => {
+                let usage = "wait_time = boomer::between(1.0, 2.0)";
+                parsed.wait_time = args::value_of(meta, usage, errors).cloned();
+            }
+            "host" => parsed.host = args::parse_str(meta, "host = \"http://localhost\"", errors),
+            "tags" => parsed.tags = args::parse_tags(meta, errors),
+            "sequential" => parsed.sequential = args::check_flag(meta, errors),
+            "on_start" => parsed.on_start = parse_hook(meta, "on_start = login", errors),
+            "on_stop" => parsed.on_stop = parse_hook(meta, "on_stop = logout", errors),
+            _ => {}
+        });
+        parsed
+    }
+}
+
+/// `on_start = path::to::fn` (or `on_stop`).
+fn parse_hook(meta: &Meta, example: &str, errors: &mut Errors) -> Option<Path> {
+    let value = args::value_of(meta, example, errors)?;
+    match value {
+        Expr::Path(p) if p.qself.is_none() => Some(p.path.clone()),
+        _ => {
+            let key = args::path_text(meta);
+            let message =
+                format!("`{key}` must be the path of an `async fn`, like `{example}`");
+            errors.spanned(value, message);
+            None
+        }
+    }
+}
+
+/// `item` as a struct, or an error at its first token that does not fit one (`enum`, `fn`,
+/// ...).
+fn parse_struct(item: &TokenStream, errors: &mut Errors) -> Option<ItemStruct> {
+    match syn::parse2::<ItemStruct>(item.clone()) {
+        Ok(item) => Some(item),
+        Err(error) => {
+            let message = format!(
+                "`#[{ATTR}]` goes on a struct: its value is the state of one user of the class"
+            );
+            errors.push(syn::Error::new(error.span(), message));
+            None
+        }
+    }
+}
+
+/// A class is one type: boomer builds its users without choosing type or lifetime
+/// arguments.
+fn check_generics(item: &ItemStruct, errors: &mut Errors) {
+    for param in &item.generics.params {
+        let message = format!(
+            "`#[{ATTR}]` structs cannot have generic parameters: a user class is one type, and \
+             its state lives as long as its user (`'static`)"
+        );
+        errors.spanned(param, message);
+    }
+}
+
+/// A class that passed every check.
+struct UserClass<'a> {
+    ident: &'a Ident,
+    name: String,
+    args: UserArgs,
+}
+
+impl<'a> UserClass<'a> {
+    fn new(ident: &'a Ident, args: UserArgs) -> Self {
+        let name = args
+            .name
+            .clone()
+            .unwrap_or_else(|| syn::ext::IdentExt::unraw(ident).to_string());
+        UserClass { ident, name, args }
+    }
+
+    /// The `const _` block registering the class.
+    fn expand(&self) -> TokenStream {
+        let ident = self.ident;
+        let name = LitStr::new(&self.name, Span::call_site());
+        let weight = self.args.weight.unwrap_or(1);
+        let fixed_count = self.args.fixed_count.unwrap_or(0);
+        let host = match &self.args.host {
+            Some(host) => quote!(::core::option::Option::Some(#host)),
+            None => quote!(::core::option::Option::None),
+        };
+        let tags = &self.args.tags;
+        let sequential = self.args.sequential;
+        let wait_time = self.wait_time();
+        let (start_fn, on_start) = self.on_start();
+        let (stop_fn, on_stop) = self.on_stop();
+        // The span of the struct's name: "`T` cannot be sent between threads safely" (or
+        // any other reason it cannot be a class) points there.
+        let marker = quote_spanned! {ident.span()=>
+            impl ::boomer::__private::UserClass for #ident {}
+        };
+        quote! {
+            const _: () = {
+                #marker
+                #wait_time
+                #start_fn
+                #stop_fn
+                ::boomer::__private::inventory::submit! {
+                    ::boomer::__private::UserClassRegistration {
+                        name: #name,
+                        weight: #weight,
+                        fixed_count: #fixed_count,
+                        wait_time: __boomer_wait_time,
+                        host: #host,
+                        tags: &[#(#tags),*],
+                        sequential: #sequential,
+                        on_start: #on_start,
+                        on_stop: #on_stop,
+                        type_id: ::boomer::__private::TypeId::of::<#ident>,
+                    }
+                }
+            };
+        }
+    }
+
+    /// `fn __boomer_wait_time`, returning the user's expression: a value of another type is
+    /// reported on the expression.
+    fn wait_time(&self) -> TokenStream {
+        let none = parse_quote!(::boomer::__private::WaitTime::None);
+        let expr = self.args.wait_time.as_ref().unwrap_or(&none);
+        let ret = quote_spanned!(expr.span()=> ::boomer::__private::WaitTime);
+        quote! {
+            fn __boomer_wait_time() -> #ret {
+                #expr
+            }
+        }
+    }
+
+    /// The `StartFn` (a generated fn, if any) and the expression registering it: the user's
+    /// `on_start`, or `Default::default()` without one.
+    fn on_start(&self) -> (TokenStream, TokenStream) {
+        let ident = self.ident;
+        let Some(path) = &self.args.on_start else {
+            let default = quote_spanned! {ident.span()=>
+                ::boomer::__private::default_start::<#ident>
+            };
+            return (TokenStream::new(), default);
+        };
+        let path = self.resolve(path);
+        let span = path.span();
+        let built = Ident::new("__boomer_built", span);
+        let state = quote_spanned! {span=>
+            ::boomer::__private::start_state::<#ident>(#built)
+        };
+        let start_fn = quote! {
+            fn __boomer_start<'a>(
+                __boomer_ctx: &'a mut ::boomer::__private::Ctx,
+            ) -> ::boomer::__private::BoxFuture<
+                'a,
+                ::core::result::Result<::boomer::__private::UserState, ::std::string::String>,
+            > {
+                ::boomer::__private::Box::pin(async move {
+                    let #built = #path(__boomer_ctx).await;
+                    #state
+                })
+            }
+        };
+        (start_fn, quote!(__boomer_start))
+    }
+
+    /// The `StopFn` (if any) and the expression registering it. The state is the class's
+    /// type unless boomer itself mixed users up; then there is nothing to tear down.
+    fn on_stop(&self) -> (TokenStream, TokenStream) {
+        let ident = self.ident;
+        let Some(path) = &self.args.on_stop else {
+            return (TokenStream::new(), quote!(::core::option::Option::None));
+        };
+        let path = self.resolve(path);
+        let span = path.span();
+        let done = quote_spanned!(span=> let () = #path(__boomer_user, __boomer_ctx).await;);
+        let stop_fn = quote! {
+            fn __boomer_stop<'a>(
+                __boomer_state: &'a mut (dyn ::boomer::__private::Any + ::core::marker::Send),
+                __boomer_ctx: &'a mut ::boomer::__private::Ctx,
+            ) -> ::boomer::__private::BoxFuture<'a, ()> {
+                ::boomer::__private::Box::pin(async move {
+                    if let ::core::result::Result::Ok(__boomer_user) =
+                        ::boomer::__private::user_state::<#ident>(__boomer_state)
+                    {
+                        #done
+                    }
+                })
+            }
+        };
+        (stop_fn, quote!(::core::option::Option::Some(__boomer_stop)))
+    }
+
+    /// `path` with a leading `Self` replaced by the struct's name: the hooks are called from
+    /// outside its `impl`, where `Self` means nothing.
+    fn resolve(&self, path: &Path) -> Path {
+        let mut path = path.clone();
+        if let Some(first) = path.segments.first_mut() {
+            if first.ident == "Self" {
+                let mut ident = self.ident.clone();
+                ident.set_span(first.ident.span());
+                first.ident = ident;
+            }
+        }
+        path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arg_errors(args: TokenStream) -> Vec<String> {
+        let mut errors = Errors::default();
+        UserArgs::parse(args, &mut errors);
+        errors.messages()
+    }
+
+    fn expanded(args: TokenStream, item: TokenStream) -> String {
+        expand(args, item).to_string()
+    }
+
+    #[test]
+    fn reads_every_key() {
+        let mut errors = Errors::default();
+        let args = UserArgs::parse(
+            quote!(
+                name = "Shop",
+                weight = 3,
+                fixed_count = 2,
+                wait_time = boomer::between(1.0, 2.0),
+                host = "http://x",
+                tags = ["a"],
+                sequential,
+                on_start = Self::login,
+                on_stop = logout
+            ),
+            &mut errors,
+        );
+        assert!(errors.is_empty());
+        assert_eq!(args.name.as_deref(), Some("Shop"));
+        assert_eq!((args.weight, args.fixed_count), (Some(3), Some(2)));
+        assert!(args.wait_time.is_some() && args.sequential);
+        assert_eq!(args.host.as_deref(), Some("http://x"));
+        assert_eq!(args.tags, ["a"]);
+        assert!(args.on_start.is_some() && args.on_stop.is_some());
+    }
+
+    #[test]
+    fn reports_every_mistake_at_once() {
+        let errors = arg_errors(quote!(
+            weight = 0,
+            weight = 1,
+            fixed_count = "2",
+            name = Shop,
+            sequential = true,
+            on_start = || 1,
+            colour = "red"
+        ));
+        assert_eq!(
+            errors,
+            [
+                "`weight` must be at least 1: a class of weight 0 would never run",
+                "`weight` specified more than once",
+                "`fixed_count` must be a non-negative integer literal, like `fixed_count = 1`",
+                "`name` must be a string literal, like `name = \"Shopper\"`",
+                "`sequential` is a flag and takes no value: write `sequential`",
+                "`on_start` must be the path of an `async fn`, like `on_start = login`",
+                "unknown key `colour`; expected one of `name`, `weight`, `fixed_count`, \
+                 `wait_time`, `host`, `tags`, `sequential`, `on_start` or `on_stop`",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_name_defaults_to_the_struct_name() {
+        let out = expanded(quote!(), quote!(struct r#Shopper;));
+        assert!(out.contains("name : \"Shopper\""), "{out}");
+        assert!(out.contains("default_start :: < r#Shopper >"), "{out}");
+    }
+
+    #[test]
+    fn self_in_hooks_is_the_struct() {
+        let out = expanded(quote!(on_start = Self::login), quote!(struct Shopper;));
+        assert!(out.contains("Shopper :: login (__boomer_ctx)"), "{out}");
+    }
+
+    #[test]
+    fn only_plain_structs() {
+        let mut errors = Errors::default();
+        assert!(parse_struct(&quote!(enum E {}), &mut errors).is_none());
+        let item: ItemStruct = syn::parse2(quote!(struct S<'a, T>(&'a T);)).unwrap();
+        check_generics(&item, &mut errors);
+        assert_eq!(errors.messages().len(), 3);
+    }
+}

@@ -1,0 +1,9 @@
+#[boomer::user]
+enum Shopper {
+    Browsing,
+}
+
+#[boomer::user]
+fn admin() {}
+
+fn main() {}

@@ -1,0 +1,5 @@
+#[derive(Default)]
+#[boomer::user(wieght = 3)]
+struct Shopper;
+
+fn main() {}
