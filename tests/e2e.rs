@@ -66,7 +66,10 @@ fn recorded_times_reach_the_master_exactly() {
     assert_eq!(failures[0]["Method"], "GET");
     assert_eq!(failures[0]["Name"], "/rust");
     // Masters before 2.10.2 show a string error as its repr.
-    assert!(["boom", "'boom'"].contains(&failures[0]["Error"].as_str()), "{failures:?}");
+    assert!(
+        ["boom", "'boom'"].contains(&failures[0]["Error"].as_str()),
+        "{failures:?}"
+    );
     assert_eq!(failures[0]["Occurrences"], "50");
     let exceptions = read_csv(&dir.join("run_exceptions.csv"));
     assert_eq!(exceptions.len(), 1, "no exception expected: {exceptions:?}");

@@ -248,7 +248,9 @@ fn task_panics_are_failures_and_exceptions() {
             ("task", "flaky", "1")
         );
         assert!(
-            f["Error"].trim_start_matches('\'').starts_with("panic: flaky broke on run "),
+            f["Error"]
+                .trim_start_matches('\'')
+                .starts_with("panic: flaky broke on run "),
             "{f:?}"
         );
     }
@@ -374,5 +376,66 @@ fn nothing_lost_nothing_counted_twice() {
         Some(0),
         "{}",
         first.output()
+    );
+}
+
+/// Worker log lines at WARN and above reach the master's Logs tab (Locust 2.29+); older
+/// masters get no `logs` message at all.
+#[test]
+fn warnings_reach_the_master_logs_tab() {
+    let dir = scratch("logs");
+    let port = free_port();
+    let (mut master, web) = web_master(
+        &dir,
+        "examples/locustfile.py",
+        port,
+        &["--exit-code-on-error", "0"],
+    );
+    let mut worker = worker(&dir, "e2e_panicky", port, &[], &[]);
+    wait_workers(web, 1, "ready", RUN);
+    swarm(web, 1, "http://127.0.0.1:9");
+    let (code, _) = http(web, "GET", "/logs", &[]);
+    if code == 404 {
+        // A master before 2.29: wait for the panics to be counted, then check that nothing
+        // unknown was sent.
+        wait_for("the panics", RUN, || {
+            aggregated_requests(web).filter(|(n, _, _)| *n >= 100)
+        });
+        assert!(
+            !master.output().contains("Unknown message type"),
+            "{}",
+            master.output()
+        );
+    } else {
+        let logs = wait_for("the worker's lines in the Logs tab", RUN, || {
+            let (_, body) = http(web, "GET", "/logs", &[]);
+            let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+            let lines = v["workers"]
+                .as_object()?
+                .values()
+                .next()?
+                .as_array()?
+                .clone();
+            lines
+                .iter()
+                .any(|l| {
+                    l.as_str()
+                        .is_some_and(|l| l.contains("/ERROR/") && l.contains("task flaky panicked"))
+                })
+                .then_some(lines)
+        });
+        assert!(
+            logs.iter()
+                .all(|l| !l.as_str().unwrap_or("").contains("/INFO/")),
+            "{logs:?}"
+        );
+    }
+    master.signal("TERM");
+    master.wait(RUN);
+    assert_eq!(
+        worker.wait(Duration::from_secs(10)).code(),
+        Some(0),
+        "{}",
+        worker.output()
     );
 }

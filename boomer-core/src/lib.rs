@@ -8,6 +8,7 @@ mod config;
 mod ctx;
 mod events;
 mod host;
+mod logs;
 mod outbox;
 pub mod output;
 pub mod protocol;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 pub use config::{parse_timespan, Options};
 pub use ctx::Ctx;
 pub use events::{CustomMessage, Event, EventKind, SpawnEvent, Value};
+pub use logs::{master_log_layer, MasterLogLayer};
 pub use outbox::send_message;
 pub use ratelimit::{parse_duration, parse_ramp, RateLimiter, SmoothRateLimiter};
 pub use registry::{Handler, Registry, RegistryError, Task, TaskFn, UserClass};
@@ -351,9 +353,15 @@ pub fn init_logging(level: &str) {
         EnvFilter::new("info")
     });
     use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr),
+        )
+        .with(master_log_layer())
         .try_init();
 }

@@ -27,6 +27,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const QUIT_SOFT_STOP: Duration = Duration::from_millis(200);
 /// How long quit waits for the quit handlers before the process exits.
 const QUIT_HANDLERS_GRACE: Duration = Duration::from_secs(5);
+/// How often new log lines go to the master, as Python workers do.
+const LOGS_INTERVAL: Duration = Duration::from_secs(10);
 /// What the worker says of a master older than the oldest it is tested with.
 const OLD_MASTER: &str = "this master is older than the Locust versions boomer supports \
     (2.12.2 to 2.47.0); it may work, but upgrade Locust if anything misbehaves";
@@ -70,6 +72,10 @@ pub(crate) struct Worker {
     /// When the connection was lost, while it is.
     lost_since: Option<Instant>,
     window_start: f64,
+    /// Whether the master is recent enough for `logs` (2.29+).
+    master_takes_logs: bool,
+    logs_sent: Instant,
+    logs_written: u64,
     /// Reports and messages that bounced, resent once a connection is back.
     pending: VecDeque<Vec<u8>>,
     outbox: mpsc::UnboundedReceiver<Outgoing>,
@@ -96,6 +102,12 @@ impl Worker {
             heartbeats_armed: false,
             lost_since: None,
             window_start: stats::now_epoch(),
+            master_takes_logs: false,
+            // The first lines go out as soon as the master is known to take them.
+            logs_sent: Instant::now()
+                .checked_sub(LOGS_INTERVAL)
+                .unwrap_or_else(Instant::now),
+            logs_written: 0,
             pending: VecDeque::new(),
             outbox,
             metrics: ProcessMetrics::new(),
@@ -243,6 +255,8 @@ impl Worker {
             FromMaster::Ack { index } => self.on_ack(link, index).await,
             FromMaster::Spawn { timestamp, event } => self.on_spawn(link, timestamp, event).await,
             FromMaster::SpawningComplete { user_count } => {
+                // Only masters of 2.29 and later broadcast this, and only they take `logs`.
+                self.master_takes_logs = true;
                 self.bus.fire(Event::SpawningComplete(user_count));
             }
             FromMaster::Stop => self.on_stop(link).await,
@@ -381,6 +395,9 @@ impl Worker {
             );
             self.client_ready(link).await;
         }
+        if self.master_takes_logs && self.logs_sent.elapsed() >= LOGS_INTERVAL {
+            self.send_logs(link).await;
+        }
         let (cpu, rss) = self.metrics.sample();
         let hb = Heartbeat {
             state: self.state,
@@ -389,6 +406,22 @@ impl Worker {
         };
         self.send(link, "heartbeat", &hb).await;
         None
+    }
+
+    /// Sends the WARN and ERROR lines so far, when there are new ones (the master shows them
+    /// in its Logs tab).
+    async fn send_logs(&mut self, link: &mut crate::transport::Link) {
+        self.logs_sent = Instant::now();
+        let written = crate::logs::written();
+        if written == self.logs_written {
+            return;
+        }
+        self.logs_written = written;
+        let data = protocol::Logs {
+            worker_id: self.node_id.clone(),
+            logs: crate::logs::lines(),
+        };
+        self.send(link, "logs", &data).await;
     }
 
     /// Sends the deltas since the last report (every 3 s, and at once on stop and quit).
@@ -436,6 +469,9 @@ impl Worker {
             self.report(link).await;
             while let Ok(out) = self.outbox.try_recv() {
                 self.send_outgoing(link, out).await;
+            }
+            if self.master_takes_logs {
+                self.send_logs(link).await;
             }
             self.send(link, "quit", &()).await;
         }

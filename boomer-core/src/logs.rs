@@ -1,0 +1,165 @@
+//! Worker log lines at WARN and above, kept for the master's Logs tab (the `logs` message of
+//! Locust 2.29 and later), as Python workers send theirs.
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+
+/// As many lines as a Python worker keeps.
+const MAX_LINES: usize = 500;
+
+static LINES: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+static WRITTEN: AtomicU64 = AtomicU64::new(0);
+
+/// A `tracing` layer that keeps WARN and ERROR events for the master's Logs tab.
+/// `boomer::main!()` installs it; programs with their own subscriber add it with
+/// `.with(boomer::master_log_layer())`.
+pub fn master_log_layer() -> MasterLogLayer {
+    MasterLogLayer
+}
+
+/// See [`master_log_layer`].
+#[derive(Debug, Clone, Copy)]
+pub struct MasterLogLayer;
+
+impl<S: Subscriber> Layer<S> for MasterLogLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        if *meta.level() > Level::WARN {
+            return;
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let level = if *meta.level() == Level::WARN {
+            "WARNING"
+        } else {
+            "ERROR"
+        };
+        let line = format!(
+            "[{}] {}/{level}/{}: {}",
+            timestamp(),
+            host(),
+            meta.target(),
+            message.0
+        );
+        let mut lines = LINES.lock().unwrap_or_else(|e| e.into_inner());
+        if lines.len() == MAX_LINES {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+        WRITTEN.fetch_add(1, Ordering::Release);
+    }
+}
+
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        } else {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0.push_str(value);
+        } else {
+            let _ = write!(self.0, " {}={value}", field.name());
+        }
+    }
+}
+
+/// How many lines were ever kept (a change means there is something new to send).
+pub(crate) fn written() -> u64 {
+    WRITTEN.load(Ordering::Acquire)
+}
+
+/// The lines kept so far, oldest first.
+pub(crate) fn lines() -> Vec<String> {
+    LINES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .cloned()
+        .collect()
+}
+
+fn host() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| sysinfo::System::host_name().unwrap_or_else(|| "localhost".into()))
+}
+
+/// `YYYY-MM-DD HH:MM:SS,mmm` in UTC, as Locust's log format prints its times.
+fn timestamp() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02},{:03}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_as_the_calendar() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(20_785), (2026, 11, 28));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn keeps_warnings_and_errors_only() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry().with(master_log_layer());
+        let before = written();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("not kept");
+            tracing::warn!(code = 7, "kept {}", "warning");
+            tracing::error!("kept error");
+        });
+        assert_eq!(written() - before, 2);
+        let lines = lines();
+        let n = lines.len();
+        assert!(
+            lines[n - 2].contains("/WARNING/boomer_core::logs::tests: kept warning code=7"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[n - 1].contains("/ERROR/boomer_core::logs::tests: kept error"),
+            "{lines:?}"
+        );
+    }
+}
