@@ -28,7 +28,9 @@
 //! ```
 //!
 //! Run it with `cargo run --release -- --master-host 127.0.0.1 --master-port 5557` next to
-//! a master started with `locust -f locustfile.py --master`.
+//! a master started with `locust -f locustfile.py --master`, or on its own with
+//! `cargo run --release -- --standalone -u 10 -r 2 -t 30s` (Locust's console tables, and
+//! `--csv`, `--json`, `--prometheus-listen` outputs).
 //!
 //! ## What the parts do
 //! - [`task`]: a function every user runs again and again, picked by `weight`.
@@ -177,6 +179,14 @@ pub mod http {
     pub use boomer_core::http::{
         Bytes, HeaderMap, HttpClient, HttpError, Method, RequestBuilder, Response,
     };
+}
+
+/// Where results go besides the master: implement [`output::Output`] for a sink of your own
+/// and add it with [`Builder::output`]. The console, CSV, JSON and Prometheus outputs are
+/// switched on from the command line (`--csv`, `--json`, `--prometheus-listen`, ...).
+pub mod output {
+    pub use boomer_core::output::{ExceptionCount, Output, RunInfo, Snapshot, PERCENTILES};
+    pub use boomer_core::stats::{Entry, Window};
 }
 
 /// Statistics in Locust's exact shape (buckets, percentiles, error keys).

@@ -80,23 +80,49 @@ fn request_increase_rate_ramps_up() {
 
 /// Runs examples/users.rs under a headless master with examples/users.py (classes Shopper
 /// and Admin, weights 3:1) and returns the master's request counts by name.
-fn users_run(name: &str, users: u32, extra: &[&str]) -> (std::collections::HashMap<String, u64>, String) {
+fn users_run(
+    name: &str,
+    users: u32,
+    extra: &[&str],
+) -> (std::collections::HashMap<String, u64>, String) {
     let dir = scratch(name);
     let port = free_port();
     let u = users.to_string();
     let mut args = vec![
-        "--headless", "--only-summary", "-u", &u, "-r", &u, "-t", "5s", "--expect-workers", "1",
-        "--expect-workers-max-wait", "30", "--csv", "run",
+        "--headless",
+        "--only-summary",
+        "-u",
+        &u,
+        "-r",
+        &u,
+        "-t",
+        "5s",
+        "--expect-workers",
+        "1",
+        "--expect-workers-max-wait",
+        "30",
+        "--csv",
+        "run",
     ];
     args.extend_from_slice(extra);
     let mut master = master(&dir, "examples/users.py", port, &args);
     let mut worker = worker(&dir, "users", port, &[], &[]);
     assert_eq!(master.wait(RUN).code(), Some(0), "{}", master.output());
-    assert_eq!(worker.wait(Duration::from_secs(10)).code(), Some(0), "{}", worker.output());
+    assert_eq!(
+        worker.wait(Duration::from_secs(10)).code(),
+        Some(0),
+        "{}",
+        worker.output()
+    );
     let counts = csv_records(&dir.join("run_stats.csv"))
         .into_iter()
         .filter(|r| r["Name"] != "Aggregated")
-        .map(|r| (format!("{} {}", r["Type"], r["Name"]), r["Request Count"].parse().unwrap_or(0)))
+        .map(|r| {
+            (
+                format!("{} {}", r["Type"], r["Name"]),
+                r["Request Count"].parse().unwrap_or(0),
+            )
+        })
         .collect();
     (counts, worker.output())
 }
@@ -107,26 +133,44 @@ fn users_run(name: &str, users: u32, extra: &[&str]) -> (std::collections::HashM
 #[test]
 fn user_classes_follow_the_masters_dispatch() {
     let (counts, log) = users_run("classes", 8, &[]);
-    assert!(log.contains(r#"spawn: {"Admin": 2, "Shopper": 6}"#), "{log}");
+    assert!(
+        log.contains(r#"spawn: {"Admin": 2, "Shopper": 6}"#),
+        "{log}"
+    );
     assert_eq!(counts.get("POST /login"), Some(&6), "{counts:?}");
     assert_eq!(counts.get("POST /logout"), Some(&6), "{counts:?}");
-    assert!(counts.get("GET /items").copied().unwrap_or(0) > 0, "{counts:?}");
+    assert!(
+        counts.get("GET /items").copied().unwrap_or(0) > 0,
+        "{counts:?}"
+    );
     // 2 admins × 2/s over the ~5 s the users ran (the first task right at start).
     let admin = counts.get("GET /admin/orders").copied().unwrap_or(0)
-        + counts.get("POST /admin/orders/approve").copied().unwrap_or(0);
-    assert!((16..=24).contains(&admin), "admin tasks: {admin} ({counts:?})");
+        + counts
+            .get("POST /admin/orders/approve")
+            .copied()
+            .unwrap_or(0);
+    assert!(
+        (16..=24).contains(&admin),
+        "admin tasks: {admin} ({counts:?})"
+    );
 }
 
 /// `--tags admin` on the master: only the tasks tagged `admin` run.
 #[test]
 fn the_masters_tags_select_tasks() {
     let (counts, _) = users_run("tags", 4, &["--tags", "admin"]);
-    assert!(counts.get("GET /admin/orders").copied().unwrap_or(0) > 0, "{counts:?}");
+    assert!(
+        counts.get("GET /admin/orders").copied().unwrap_or(0) > 0,
+        "{counts:?}"
+    );
     for shop in ["GET /items", "GET /cart", "POST /checkout"] {
         assert_eq!(counts.get(shop), None, "{counts:?}");
     }
     let (counts, _) = users_run("exclude", 4, &["--exclude-tags", "admin", "checkout"]);
-    assert!(counts.get("GET /items").copied().unwrap_or(0) > 0, "{counts:?}");
+    assert!(
+        counts.get("GET /items").copied().unwrap_or(0) > 0,
+        "{counts:?}"
+    );
     for excluded in ["GET /admin/orders", "POST /checkout"] {
         assert_eq!(counts.get(excluded), None, "{counts:?}");
     }

@@ -57,6 +57,90 @@ pub struct Options {
     /// that restart workers themselves.
     #[arg(long)]
     pub exit_on_master_loss: bool,
+
+    /// Run without a master: a local runner ramps the users up and stops at the run time
+    /// or Ctrl-C, printing Locust's console tables.
+    #[arg(long, help_heading = "Standalone")]
+    pub standalone: bool,
+
+    /// Standalone: the number of users.
+    #[arg(
+        short = 'u',
+        long,
+        env = "LOCUST_USERS",
+        default_value_t = 1,
+        help_heading = "Standalone"
+    )]
+    pub users: u32,
+
+    /// Standalone: users started per second.
+    #[arg(
+        short = 'r',
+        long,
+        env = "LOCUST_SPAWN_RATE",
+        default_value_t = 1.0,
+        help_heading = "Standalone"
+    )]
+    pub spawn_rate: f64,
+
+    /// Standalone: stop after this long, e.g. 300s, 20m, 1h30m (default: until Ctrl-C).
+    #[arg(short = 't', long, env = "LOCUST_RUN_TIME", value_parser = parse_timespan, help_heading = "Standalone")]
+    pub run_time: Option<Duration>,
+
+    /// Standalone: write PREFIX_stats.csv, _failures.csv, _exceptions.csv and
+    /// _stats_history.csv, as Locust does.
+    #[arg(long = "csv", value_name = "PREFIX", help_heading = "Output")]
+    pub csv_prefix: Option<String>,
+
+    /// Standalone: print the final stats as JSON to stdout.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+
+    /// Standalone: write the final stats as JSON to NAME.json.
+    #[arg(long, value_name = "NAME", help_heading = "Output")]
+    pub json_file: Option<String>,
+
+    /// Standalone: print only the summary at the end, not the table every 2 s.
+    #[arg(long, help_heading = "Output")]
+    pub only_summary: bool,
+
+    /// Standalone: the exit code when there were failures.
+    #[arg(long, default_value_t = 1, help_heading = "Output")]
+    pub exit_code_on_error: u8,
+
+    /// Serve the current stats in the Prometheus text format on this address (e.g.
+    /// 127.0.0.1:9646), standalone or worker.
+    #[arg(long, value_name = "ADDR", help_heading = "Output")]
+    pub prometheus_listen: Option<std::net::SocketAddr>,
+
+    /// Push the current stats to this Prometheus Pushgateway (http://HOST:PORT) at every
+    /// report, as Go boomer's PrometheusPusherOutput; standalone or worker.
+    #[arg(long, value_name = "URL", help_heading = "Output")]
+    pub prometheus_pushgateway: Option<String>,
+
+    /// The job name of the pushes to the Pushgateway.
+    #[arg(long, default_value = "boomer", help_heading = "Output")]
+    pub prometheus_job: String,
+}
+
+/// Locust's `parse_timespan`: `20` (seconds), `20s`, `3m`, `2h`, `1h20m`, `3h30m10s`
+/// (and Go-style units such as `1.5s` or `500ms`).
+///
+/// ```
+/// use std::time::Duration;
+/// use boomer_core::parse_timespan;
+/// assert_eq!(parse_timespan("1h30m"), Ok(Duration::from_secs(5400)));
+/// assert_eq!(parse_timespan("20"), Ok(Duration::from_secs(20)));
+/// assert!(parse_timespan("10 minutes").is_err());
+/// ```
+pub fn parse_timespan(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    match text.parse::<u64>() {
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        // Locust's units (h, m, s) are a subset of the Go-style durations of --max-rps ramps.
+        Err(_) => crate::ratelimit::parse_duration(text)
+            .map_err(|e| format!("invalid time span ({e}): use e.g. 20, 20s, 3m, 1h30m")),
+    }
 }
 
 impl Default for Options {
@@ -66,6 +150,24 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Parses a command line (the first item is the program name). With
+    /// `standalone_default`, the run is standalone unless a master is named.
+    pub(crate) fn parse_args<I, S>(args: I, standalone_default: bool) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Options::command().try_get_matches_from(args)?;
+        let mut options = Options::from_arg_matches(&matches)?;
+        let master_named =
+            matches.value_source("master_host") != Some(clap::parser::ValueSource::DefaultValue);
+        if standalone_default && !master_named {
+            options.standalone = true;
+        }
+        Ok(options)
+    }
+
     /// The master's ZeroMQ endpoint.
     pub fn endpoint(&self) -> String {
         let host = if self.master_host.contains(':') && !self.master_host.starts_with('[') {

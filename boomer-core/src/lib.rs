@@ -9,13 +9,15 @@ mod config;
 mod ctx;
 mod events;
 mod host;
-mod logs;
 #[cfg(feature = "http")]
 pub mod http;
+mod logs;
 mod outbox;
+pub mod output;
 pub mod protocol;
 mod ratelimit;
 pub mod registry;
+mod standalone;
 pub mod stats;
 mod transport;
 mod users;
@@ -25,7 +27,7 @@ mod worker;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-pub use config::Options;
+pub use config::{parse_timespan, Options};
 pub use ctx::Ctx;
 pub use events::{CustomMessage, Event, EventKind, SpawnEvent, Value};
 pub use logs::{master_log_layer, MasterLogLayer};
@@ -71,6 +73,9 @@ pub enum Error {
     /// The control-plane thread could not start or died.
     #[error("the control plane failed: {0}")]
     ControlPlane(String),
+    /// An output could not start (a CSV path, a Prometheus address, ...).
+    #[error("{0}")]
+    Output(String),
 }
 
 /// Entry point of the library API, for users who own their tokio runtime.
@@ -99,6 +104,8 @@ pub struct Builder {
     registry: Registry,
     options: Options,
     limiter: Option<Arc<dyn RateLimiter>>,
+    outputs: Vec<Box<dyn output::Output>>,
+    standalone_default: bool,
 }
 
 impl Default for Builder {
@@ -107,6 +114,8 @@ impl Default for Builder {
             registry: Registry::from_macros(),
             options: Options::default(),
             limiter: None,
+            outputs: Vec::new(),
+            standalone_default: false,
         }
     }
 }
@@ -149,9 +158,41 @@ impl Builder {
         I: IntoIterator<Item = S>,
         S: Into<std::ffi::OsString> + Clone,
     {
-        use clap::Parser;
-        self.options = Options::try_parse_from(args)?;
+        self.options = Options::parse_args(args, self.standalone_default)?;
         Ok(self)
+    }
+
+    /// Adds an output: it gets every report window, on a thread of its own (see
+    /// [`output::Output`]).
+    pub fn output(mut self, output: impl output::Output) -> Self {
+        self.outputs.push(Box::new(output));
+        self
+    }
+
+    /// Runs standalone unless a master is named (`--master-host` or
+    /// `LOCUST_MASTER_NODE_HOST`): the quickstart's choice. Call it before
+    /// [`Builder::args`]; [`Builder::run_main`] honours it.
+    ///
+    /// ```
+    /// let builder = boomer_core::Boomer::builder()
+    ///     .standalone_by_default()
+    ///     .args(["load", "-u", "10", "-r", "2", "-t", "1m"])
+    ///     .unwrap();
+    /// let worker = boomer_core::Boomer::builder()
+    ///     .standalone_by_default()
+    ///     .args(["load", "--master-host", "10.0.0.1"])
+    ///     .unwrap();
+    /// // fn main() -> std::process::ExitCode { builder.run_main() }
+    /// ```
+    pub fn standalone_by_default(mut self) -> Self {
+        self.standalone_default = true;
+        self
+    }
+
+    /// `fn main` for this builder: parses the command line, sets up logging, runs on a new
+    /// multi-threaded runtime, and returns the process's exit code.
+    pub fn run_main(self) -> ExitCode {
+        run_main(self)
     }
 
     /// Runs the worker on the current tokio runtime (users) and a thread of its own (the
@@ -176,6 +217,7 @@ impl Builder {
         let registry = Arc::new(self.registry);
         let users = Users::new(rt.clone(), registry.clone(), host.clone(), limiter);
         let bus = bus::EventBus::start(&rt, registry.handlers.clone());
+        let outputs = start_outputs(&self.options, self.outputs)?;
         let opts = self.options;
         let (tx, rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
@@ -187,7 +229,12 @@ impl Builder {
                 match control {
                     Ok(control) => {
                         let exit = control.block_on(async move {
-                            worker::Worker::new(opts, users, bus, host).run().await
+                            if opts.standalone {
+                                standalone::run(opts, users, bus, outputs).await
+                            } else {
+                                let worker = worker::Worker::new(opts, users, bus, host);
+                                worker.with_outputs(outputs).run().await
+                            }
                         });
                         let _ = tx.send(Ok(exit));
                     }
@@ -200,6 +247,48 @@ impl Builder {
         rx.await
             .map_err(|_| Error::ControlPlane("the control thread panicked".into()))?
     }
+}
+
+/// The outputs the options ask for, plus the builder's own: the console, CSV and JSON in
+/// standalone, Prometheus in either mode.
+fn start_outputs(
+    opts: &Options,
+    mut custom: Vec<Box<dyn output::Output>>,
+) -> Result<output::Outputs, Error> {
+    let mut outputs: Vec<Box<dyn output::Output>> = Vec::new();
+    if opts.standalone {
+        stats::set_high_resolution(true);
+        outputs.push(Box::new(output::Console::new(opts.only_summary)));
+        if let Some(prefix) = &opts.csv_prefix {
+            let files = output::CsvFiles::create(prefix)
+                .map_err(|e| Error::Output(format!("cannot create {prefix}_*.csv: {e}")))?;
+            outputs.push(Box::new(files));
+        }
+        if opts.json || opts.json_file.is_some() {
+            let json = output::JsonSummary::new(opts.json, opts.json_file.clone());
+            outputs.push(Box::new(json));
+        }
+    }
+    if let Some(addr) = opts.prometheus_listen {
+        let prom = output::Prometheus::bind(addr).map_err(|e| {
+            Error::Output(format!("cannot serve Prometheus metrics on {addr}: {e}"))
+        })?;
+        outputs.push(Box::new(prom));
+    }
+    if let Some(url) = &opts.prometheus_pushgateway {
+        let push = output::Pushgateway::new(url, &opts.prometheus_job).map_err(Error::Output)?;
+        outputs.push(Box::new(push));
+    }
+    outputs.append(&mut custom);
+    let info = output::RunInfo {
+        start_time: stats::now_epoch(),
+        standalone: opts.standalone,
+        users: opts.users,
+        spawn_rate: opts.spawn_rate,
+        run_time: opts.run_time,
+    };
+    output::Outputs::start(outputs, info)
+        .map_err(|e| Error::Output(format!("cannot start the outputs' thread: {e}")))
 }
 
 /// `--run-tasks`: runs each named task once, without a master, and prints what it recorded.
@@ -246,9 +335,12 @@ async fn run_tasks(registry: &Registry, opts: &Options) -> Result<(), Error> {
 /// `fn main` of `boomer::main!()`: parses the command line, sets up logging, builds a
 /// multi-threaded runtime and runs the worker. Exit code 0 on quit, 1 on a start-up error.
 pub fn run_main(builder: Builder) -> ExitCode {
-    use clap::Parser;
-    let options = Options::parse();
+    let options = match Options::parse_args(std::env::args_os(), builder.standalone_default) {
+        Ok(options) => options,
+        Err(e) => e.exit(),
+    };
     init_logging(&options.loglevel);
+    let failure_code = options.exit_code_on_error;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -261,6 +353,7 @@ pub fn run_main(builder: Builder) -> ExitCode {
     };
     match rt.block_on(builder.options(options).run()) {
         Ok(Exit::MasterLost) => ExitCode::from(3),
+        Ok(Exit::Failures) => ExitCode::from(failure_code),
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

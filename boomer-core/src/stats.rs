@@ -9,9 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::mem;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -196,6 +198,20 @@ pub(crate) fn drain() -> Window {
     window
 }
 
+/// Standalone runs also keep a high-resolution histogram per entry (percentiles exact to
+/// ~1 %); a worker never pays for it: one relaxed load per record.
+static HIGH_RESOLUTION: AtomicBool = AtomicBool::new(false);
+
+/// Turns the high-resolution histogram on (standalone) or off (worker, the default).
+pub(crate) fn set_high_resolution(on: bool) {
+    HIGH_RESOLUTION.store(on, Ordering::Relaxed);
+}
+
+/// Two significant digits: buckets at most 1/128 wide (< 1 %), a few KB per entry.
+pub(crate) fn new_histogram() -> Option<Box<Histogram<u64>>> {
+    Histogram::new(2).ok().map(Box::new)
+}
+
 // ---------------------------------------------------------------------------------------
 // Entries
 
@@ -218,6 +234,8 @@ pub struct Entry {
     pub(crate) errors: BTreeMap<String, ErrorCount>,
     /// Counts not yet in the maps above: see [`Runs`].
     runs: Runs,
+    /// Response times in µs at high resolution, only when standalone turned it on.
+    pub(crate) hdr: Option<Box<Histogram<u64>>>,
 }
 
 /// The current run of records in one response-time bucket and one second, counted here
@@ -255,6 +273,17 @@ impl Entry {
         self.runs.in_bucket += 1;
         self.runs.in_second += 1;
         self.last_request_timestamp = Some(self.last_request_timestamp.map_or(now, |t| t.max(now)));
+        if HIGH_RESOLUTION.load(Ordering::Relaxed) {
+            if self.hdr.is_none() {
+                self.hdr = new_histogram();
+            }
+            if let Some(h) = self.hdr.as_mut() {
+                // It auto-resizes; saturating only past i64::MAX / 2 µs.
+                if h.record(us).is_err() {
+                    h.saturating_record(us);
+                }
+            }
+        }
     }
 
     fn log_error(&mut self, error: String, now: f64) {
@@ -322,6 +351,14 @@ impl Entry {
                     m.last_seen = m.last_seen.max(e.last_seen);
                 })
                 .or_insert_with(|| e.clone());
+        }
+        match (&mut self.hdr, &other.hdr) {
+            (Some(a), Some(b)) => {
+                // Both auto-resize, so adding cannot run out of range.
+                let _ = a.add(&**b);
+            }
+            (a @ None, Some(b)) => *a = Some(b.clone()),
+            _ => {}
         }
     }
 

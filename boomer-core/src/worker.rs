@@ -44,6 +44,9 @@ pub enum Exit {
     Signal,
     /// The master was lost and `--exit-on-master-loss` was given.
     MasterLost,
+    /// A standalone test ended with failures (the process exits with
+    /// `--exit-code-on-error`).
+    Failures,
 }
 
 /// What ended a session with the master.
@@ -78,6 +81,7 @@ pub(crate) struct Worker {
     outbox: mpsc::UnboundedReceiver<Outgoing>,
     metrics: ProcessMetrics,
     signals: Signals,
+    outputs: crate::output::Outputs,
 }
 
 impl Worker {
@@ -108,7 +112,14 @@ impl Worker {
             outbox,
             metrics: ProcessMetrics::new(),
             signals: Signals::new(),
+            outputs: Default::default(),
         }
+    }
+
+    /// Also hands every report window to these outputs (e.g. Prometheus).
+    pub(crate) fn with_outputs(mut self, outputs: crate::output::Outputs) -> Self {
+        self.outputs = outputs;
+        self
     }
 
     /// Connects, serves the master until it says quit (or a signal arrives), reconnecting
@@ -420,6 +431,14 @@ impl Worker {
     /// Sends the deltas since the last report (every 3 s, and at once on stop and quit).
     async fn report(&mut self, link: &mut crate::transport::Link) {
         let window = stats::drain();
+        if self.outputs.active() {
+            self.outputs.report(crate::output::Report {
+                time: stats::now_epoch(),
+                user_count: self.users.total(),
+                window: window.clone(),
+                exceptions: Vec::new(),
+            });
+        }
         let start = std::mem::replace(&mut self.window_start, stats::now_epoch());
         let (stats, stats_total, errors) = window.to_report(start);
         let report = StatsReport {
@@ -473,6 +492,7 @@ impl Worker {
         }
         // Give the socket a moment to flush the last frames before the process exits.
         sleep(Duration::from_millis(100)).await;
+        self.outputs.stop();
         outbox::install(None);
         exit
     }
@@ -523,7 +543,7 @@ async fn protocol_link(endpoint: &str, node_id: &str) -> Result<crate::transport
     crate::transport::Link::connect(endpoint, node_id, CONNECT_TIMEOUT).await
 }
 
-fn ticker(period: Duration) -> Interval {
+pub(crate) fn ticker(period: Duration) -> Interval {
     let mut t = interval(period);
     t.set_missed_tick_behavior(MissedTickBehavior::Delay);
     t
@@ -572,7 +592,7 @@ impl ProcessMetrics {
 
 /// SIGINT and SIGTERM. The listeners live as long as the worker: a listener created
 /// anew for each wait would miss a signal delivered between two waits.
-struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     int: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
@@ -580,7 +600,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -594,7 +614,7 @@ impl Signals {
     }
 
     #[cfg(unix)]
-    async fn recv(&mut self) {
+    pub(crate) async fn recv(&mut self) {
         async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
             match s.as_mut() {
                 Some(s) => {
@@ -610,7 +630,7 @@ impl Signals {
     }
 
     #[cfg(not(unix))]
-    async fn recv(&mut self) {
+    pub(crate) async fn recv(&mut self) {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("Ctrl-C: quitting");
     }

@@ -1,0 +1,351 @@
+//! Where results go besides the master: the console, CSV and JSON files, Prometheus, or an
+//! [`Output`] of your own.
+//!
+//! Outputs run on a thread of their own, fed through a bounded queue: a slow sink never
+//! slows the users or the control plane. When the queue is full, the next windows are merged
+//! and sent later, so no sample is lost.
+
+mod console;
+mod csv;
+mod json;
+mod prometheus;
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::stats::{Entry, Window};
+
+pub(crate) use console::Console;
+pub(crate) use csv::CsvFiles;
+pub(crate) use json::JsonSummary;
+pub(crate) use prometheus::{Prometheus, Pushgateway};
+
+/// A sink for statistics: the console, files, a metrics system.
+///
+/// Methods run on the outputs' own thread, never on a user's or the control plane's, so
+/// they may block (write files, talk to a server).
+///
+/// ```
+/// use boomer_core::output::{Output, RunInfo, Snapshot};
+///
+/// struct CountRequests(u64);
+///
+/// impl Output for CountRequests {
+///     fn on_start(&mut self, info: &RunInfo) {
+///         println!("test started at {}", info.start_time);
+///     }
+///     fn on_report(&mut self, snapshot: Snapshot) {
+///         self.0 = snapshot.totals.total().num_requests();
+///     }
+///     fn on_stop(&mut self) {
+///         println!("{} requests in all", self.0);
+///     }
+/// }
+///
+/// let builder = boomer_core::Boomer::builder().output(CountRequests(0));
+/// ```
+pub trait Output: Send + 'static {
+    /// The test started (standalone) or the worker started (worker mode).
+    fn on_start(&mut self, _info: &RunInfo) {}
+    /// A report window: every second in standalone, every 3 s in worker mode, and once at
+    /// the end with the last samples.
+    fn on_report(&mut self, snapshot: Snapshot);
+    /// The run is over; the last report came before this.
+    fn on_stop(&mut self) {}
+}
+
+/// What a run was asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct RunInfo {
+    /// When the run started, in seconds since the Unix epoch.
+    pub start_time: f64,
+    /// True in standalone mode, false when a master drives the users.
+    pub standalone: bool,
+    /// The target user count (standalone).
+    pub users: u32,
+    /// Users started per second (standalone).
+    pub spawn_rate: f64,
+    /// How long the test runs (standalone, `-t`), if limited.
+    pub run_time: Option<Duration>,
+}
+
+/// One report: what was recorded in the last window and everything since the start.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// When the window was drained, in seconds since the Unix epoch.
+    pub time: f64,
+    /// When the run started, in seconds since the Unix epoch.
+    pub start_time: f64,
+    /// Users running when the window was drained.
+    pub user_count: u32,
+    /// Recorded since the previous snapshot.
+    pub window: Arc<Window>,
+    /// Recorded since the start (with high-resolution percentiles in standalone).
+    pub totals: Arc<Window>,
+    /// Panics in tasks and handlers since the start: message → count and traceback.
+    pub exceptions: Arc<BTreeMap<String, ExceptionCount>>,
+}
+
+/// How often one exception happened.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExceptionCount {
+    /// Occurrences.
+    pub count: u64,
+    /// The traceback of the first occurrence.
+    pub traceback: String,
+}
+
+/// A window handed to the outputs by the runner or the worker.
+pub(crate) struct Report {
+    pub time: f64,
+    pub user_count: u32,
+    pub window: Window,
+    pub exceptions: Vec<(String, String)>,
+}
+
+impl Report {
+    fn absorb(&mut self, later: Report) {
+        self.time = later.time;
+        self.user_count = later.user_count;
+        merge_window(&mut self.window, &later.window);
+        self.exceptions.extend(later.exceptions);
+    }
+}
+
+enum Msg {
+    Report(Report),
+    Stop,
+}
+
+/// The queue to the outputs' thread. Inert (and free) when there are no outputs.
+#[derive(Default)]
+pub(crate) struct Outputs {
+    tx: Option<SyncSender<Msg>>,
+    backlog: Option<Report>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Reports waiting for a slow output before the runner merges windows instead.
+const QUEUE: usize = 16;
+
+impl Outputs {
+    /// Starts the outputs' thread; with no outputs, nothing runs.
+    pub(crate) fn start(outputs: Vec<Box<dyn Output>>, info: RunInfo) -> std::io::Result<Self> {
+        if outputs.is_empty() {
+            return Ok(Outputs::default());
+        }
+        let (tx, rx) = sync_channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("boomer-outputs".into())
+            .spawn(move || deliver(rx, outputs, info))?;
+        Ok(Outputs {
+            tx: Some(tx),
+            backlog: None,
+            thread: Some(thread),
+        })
+    }
+
+    /// True when some output listens.
+    pub(crate) fn active(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Queues a report without ever waiting: if the queue is full, it is merged into the
+    /// next one.
+    pub(crate) fn report(&mut self, report: Report) {
+        let Some(tx) = &self.tx else { return };
+        let report = match self.backlog.take() {
+            Some(mut earlier) => {
+                earlier.absorb(report);
+                earlier
+            }
+            None => report,
+        };
+        match tx.try_send(Msg::Report(report)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(Msg::Report(r))) => self.backlog = Some(r),
+            Err(_) => self.tx = None,
+        }
+    }
+
+    /// Delivers what is queued, tells the outputs to stop, and waits for them to finish
+    /// (files written, tables printed).
+    pub(crate) fn stop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            if let Some(r) = self.backlog.take() {
+                let _ = tx.send(Msg::Report(r));
+            }
+            let _ = tx.send(Msg::Stop);
+        }
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("an output panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Outputs {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn deliver(rx: Receiver<Msg>, mut outputs: Vec<Box<dyn Output>>, info: RunInfo) {
+    for o in outputs.iter_mut() {
+        o.on_start(&info);
+    }
+    let mut totals = Window::default();
+    let mut exceptions: BTreeMap<String, ExceptionCount> = BTreeMap::new();
+    while let Ok(Msg::Report(report)) = rx.recv() {
+        merge_window(&mut totals, &report.window);
+        for (msg, traceback) in report.exceptions {
+            let e = exceptions.entry(msg).or_insert_with(|| ExceptionCount {
+                count: 0,
+                traceback,
+            });
+            e.count += 1;
+        }
+        let snapshot = Snapshot {
+            time: report.time,
+            start_time: info.start_time,
+            user_count: report.user_count,
+            window: Arc::new(report.window),
+            totals: Arc::new(totals.clone()),
+            exceptions: Arc::new(exceptions.clone()),
+        };
+        for o in outputs.iter_mut() {
+            o.on_report(snapshot.clone());
+        }
+    }
+    for o in outputs.iter_mut() {
+        o.on_stop();
+    }
+}
+
+fn merge_window(into: &mut Window, from: &Window) {
+    for (key, e) in &from.entries {
+        into.entries.entry(key.clone()).or_default().merge(e);
+    }
+}
+
+/// Locust's percentiles (`PERCENTILES_TO_REPORT`), and their column names.
+pub const PERCENTILES: [f64; 11] = [
+    0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0,
+];
+const PERCENTILE_NAMES: [&str; 11] = [
+    "50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%",
+];
+
+impl Window {
+    /// The entries, sorted by (method, name) as Locust sorts its tables.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, &Entry)> {
+        self.entries
+            .iter()
+            .map(|((m, n), e)| (m.as_str(), n.as_str(), e))
+    }
+}
+
+impl Entry {
+    /// The average response time in ms.
+    pub fn avg_response_time(&self) -> f64 {
+        if self.num_requests == 0 {
+            return 0.0;
+        }
+        self.total_us as f64 / 1000.0 / self.num_requests as f64
+    }
+
+    /// The fastest response time in ms (0 when empty).
+    pub fn min_response_time(&self) -> f64 {
+        self.min_us.unwrap_or(0) as f64 / 1000.0
+    }
+
+    /// The slowest response time in ms.
+    pub fn max_response_time(&self) -> f64 {
+        self.max_us as f64 / 1000.0
+    }
+
+    /// Bytes received on average per request.
+    pub fn avg_content_length(&self) -> f64 {
+        if self.num_requests == 0 {
+            return 0.0;
+        }
+        self.total_content_length as f64 / self.num_requests as f64
+    }
+
+    /// The percentile `p` (0..=1) in whole ms: from the high-resolution histogram when
+    /// there is one (standalone; within 1 %), else Locust's rounded buckets. Kept within
+    /// [min, max] as Locust keeps its median.
+    pub fn response_time_percentile(&self, p: f64) -> u64 {
+        if self.num_requests == 0 {
+            return 0;
+        }
+        let us = match &self.hdr {
+            Some(_) if p >= 1.0 => self.max_us,
+            Some(h) => {
+                // Locust's convention (the sample of rank int(n * p) + 1), so that both
+                // modes agree on the same samples; only the resolution differs.
+                let rank = ((self.num_requests as f64 * p) as u64 + 1).min(self.num_requests);
+                let mut seen = 0;
+                let at = h.iter_recorded().find(|v| {
+                    seen += v.count_at_value();
+                    seen >= rank
+                });
+                at.map_or(self.max_us, |v| h.median_equivalent(v.value_iterated_to()))
+            }
+            None => self.percentile(p).saturating_mul(1000),
+        };
+        let us = us.clamp(self.min_us.unwrap_or(0), self.max_us);
+        (us + 500) / 1000
+    }
+
+    /// Locust's `current_rps`: requests per second over the last ~10 s before `last`.
+    fn current_rate(&self, per_sec: &BTreeMap<i64, u64>, start_time: f64, last: f64) -> f64 {
+        let end = last as i64 - 2;
+        let begin = (last as i64 - 12).max(start_time as i64);
+        if end <= begin {
+            return 0.0;
+        }
+        let sum: u64 = per_sec.range(begin..end).map(|(_, n)| n).sum();
+        sum as f64 / (end - begin) as f64
+    }
+
+    fn current_rps(&self, start_time: f64, last: f64) -> f64 {
+        self.current_rate(&self.num_reqs_per_sec, start_time, last)
+    }
+
+    fn current_fail_per_sec(&self, start_time: f64, last: f64) -> f64 {
+        self.current_rate(&self.num_fail_per_sec, start_time, last)
+    }
+
+    fn fail_ratio(&self) -> f64 {
+        match (self.num_requests, self.num_failures) {
+            (0, 0) => 0.0,
+            (0, _) => 1.0,
+            (n, f) => f as f64 / n as f64,
+        }
+    }
+}
+
+/// The last request of all entries, Locust's `stats.last_request_timestamp`.
+fn last_request(window: &Window) -> Option<f64> {
+    window
+        .entries
+        .values()
+        .filter_map(|e| e.last_request_timestamp)
+        .reduce(f64::max)
+}
+
+/// Locust's `total_rps` and `total_fail_per_sec`: counts over the whole run.
+fn total_rates(e: &Entry, start_time: f64, last: Option<f64>) -> (f64, f64) {
+    match last {
+        Some(last) if last > start_time => {
+            let secs = last - start_time;
+            (e.num_requests as f64 / secs, e.num_failures as f64 / secs)
+        }
+        _ => (0.0, 0.0),
+    }
+}

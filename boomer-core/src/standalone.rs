@@ -1,0 +1,206 @@
+//! Standalone mode: the users, events and statistics of a worker, driven by a local runner
+//! instead of a master. Users ramp up at the spawn rate (never faster), the test ends at the
+//! run time or at SIGINT/SIGTERM, and every window of stats goes to the outputs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+
+use crate::bus::EventBus;
+use crate::config::Options;
+use crate::events::{Event, SpawnEvent};
+use crate::outbox::{self, Outgoing};
+use crate::output::{Outputs, Report};
+use crate::stats;
+use crate::users::{Gate, TagFilter, Users};
+use crate::worker::{ticker, Exit, Signals};
+
+/// Locust's `CSV_STATS_INTERVAL_SEC`: one history row per second.
+const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+const QUIT_HANDLERS_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs a standalone test to its end; [`Exit::Failures`] when anything failed.
+pub(crate) async fn run(
+    opts: Options,
+    mut users: Users,
+    bus: EventBus,
+    mut outputs: Outputs,
+) -> Exit {
+    let (tx, mut outbox) = mpsc::unbounded_channel();
+    outbox::install(Some(tx));
+    let mut runner = Runner {
+        outputs: &mut outputs,
+        failures: 0,
+        exceptions: Vec::new(),
+    };
+    let start = Instant::now();
+    let gate = Gate::closed();
+    let filter = TagFilter {
+        include: (!opts.tags.is_empty()).then(|| opts.tags.clone()),
+        exclude: opts.exclude_tags.clone(),
+    };
+    users.new_test(gate.clone(), filter);
+    let started = bus.fire_wait(Event::TestStart);
+    tokio::spawn(async move {
+        let _ = started.await;
+        gate.open();
+    });
+    tracing::info!(
+        "Ramping to {} users at a rate of {:.2} per second",
+        opts.users,
+        opts.spawn_rate
+    );
+    let target = users.plan().distribute(opts.users);
+    bus.fire(Event::Spawn(spawn_event(&opts, target.clone())));
+    let ramp = Ramp {
+        target: opts.users,
+        rate: opts.spawn_rate,
+    };
+    let deadline = opts.run_time.map(|t| start + t);
+    let mut report = ticker(REPORT_INTERVAL);
+    report.reset();
+    let mut signals = Signals::new();
+    let mut spawned = 0;
+    let mut complete = ramp.target == 0;
+    let exit = loop {
+        let next_spawn = (!complete).then(|| start + ramp.at(spawned));
+        tokio::select! {
+            _ = wait_until(next_spawn) => {
+                spawned = ramp.due(start.elapsed());
+                let counts = users.plan().distribute(spawned);
+                users.apply(&counts);
+                if spawned >= ramp.target {
+                    complete = true;
+                    tracing::info!("All users spawned: {counts:?} ({spawned} total users)");
+                    bus.fire(Event::SpawningComplete(u64::from(spawned)));
+                }
+            }
+            _ = wait_until(deadline) => {
+                tracing::info!("--run-time limit reached, stopping test");
+                break Exit::Quit;
+            }
+            _ = report.tick() => runner.report(users.total()),
+            Some(out) = outbox.recv() => runner.collect(out),
+            _ = signals.recv() => break Exit::Signal,
+        }
+    };
+    users.stop_all().await;
+    bus.fire(Event::Stop);
+    bus.fire(Event::TestStop);
+    while let Ok(out) = outbox.try_recv() {
+        runner.collect(out);
+    }
+    // The last window: everything recorded up to the users' stop is in the summary.
+    runner.report(0);
+    let failures = runner.failures + runner.exceptions.len() as u64;
+    outputs.stop();
+    let done = bus.fire_wait(Event::Quit);
+    if tokio::time::timeout(QUIT_HANDLERS_GRACE, done)
+        .await
+        .is_err()
+    {
+        tracing::warn!("quit handlers still running after {QUIT_HANDLERS_GRACE:?}; exiting");
+    }
+    outbox::install(None);
+    if failures > 0 {
+        Exit::Failures
+    } else {
+        exit
+    }
+}
+
+struct Runner<'a> {
+    outputs: &'a mut Outputs,
+    failures: u64,
+    exceptions: Vec<(String, String)>,
+}
+
+impl Runner<'_> {
+    fn report(&mut self, user_count: u32) {
+        let window = stats::drain();
+        self.failures += window.entries.values().map(|e| e.num_failures).sum::<u64>();
+        self.outputs.report(Report {
+            time: stats::now_epoch(),
+            user_count,
+            window,
+            exceptions: std::mem::take(&mut self.exceptions),
+        });
+    }
+
+    fn collect(&mut self, out: Outgoing) {
+        match out {
+            Outgoing::Exception { msg, traceback } => self.exceptions.push((msg, traceback)),
+            Outgoing::Custom { kind, .. } => {
+                tracing::debug!("custom message {kind:?} dropped: no master in standalone mode")
+            }
+        }
+    }
+}
+
+async fn wait_until(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// User `k` (from 0) starts `k / rate` seconds into the test, as Locust's local runner
+/// starts them: at most `1 + rate * t` users after `t` seconds.
+struct Ramp {
+    target: u32,
+    rate: f64,
+}
+
+impl Ramp {
+    /// When user number `k` may start, from the test's start.
+    fn at(&self, k: u32) -> Duration {
+        if self.rate <= 0.0 || !self.rate.is_finite() {
+            return Duration::ZERO;
+        }
+        Duration::try_from_secs_f64(f64::from(k) / self.rate).unwrap_or(Duration::MAX)
+    }
+
+    /// How many users may run `elapsed` into the test.
+    fn due(&self, elapsed: Duration) -> u32 {
+        if self.rate <= 0.0 || !self.rate.is_finite() {
+            return self.target;
+        }
+        let n = (elapsed.as_secs_f64() * self.rate).floor() + 1.0;
+        (n.min(f64::from(self.target))) as u32
+    }
+}
+
+fn spawn_event(opts: &Options, user_classes_count: BTreeMap<String, u32>) -> SpawnEvent {
+    SpawnEvent {
+        user_classes_count,
+        host: opts.host.clone(),
+        spawn_rate: opts.spawn_rate,
+        stop_timeout: 0.0,
+        options: BTreeMap::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ramp_never_outruns_the_rate() {
+        let r = Ramp {
+            target: 10,
+            rate: 4.0,
+        };
+        assert_eq!(r.due(Duration::ZERO), 1);
+        assert_eq!(r.due(Duration::from_millis(249)), 1);
+        assert_eq!(r.due(Duration::from_millis(250)), 2);
+        assert_eq!(r.due(Duration::from_secs(60)), 10);
+        assert_eq!(r.at(8), Duration::from_secs(2));
+        let all = Ramp {
+            target: 5,
+            rate: f64::INFINITY,
+        };
+        assert_eq!((all.due(Duration::ZERO), all.at(4)), (5, Duration::ZERO));
+    }
+}
