@@ -48,7 +48,7 @@
 pub use boomer_core::{
     between, constant, constant_pacing, constant_throughput, record_failure, record_success,
     send_message, Boomer, Builder, Ctx, CustomMessage, Error, Event, EventKind, Exit, Handler,
-    Options, SpawnEvent, Task, TaskFn, Value, WaitTime,
+    Options, RateLimiter, SmoothRateLimiter, SpawnEvent, Task, TaskFn, UserClass, Value, WaitTime,
 };
 pub use boomer_macros::{on, task};
 
@@ -203,6 +203,16 @@ pub mod __private;
 ///
 /// A binary with no task exits at start-up with a message naming the fix.
 ///
+/// What you set in code rather than on the command line goes in a closure that gets the
+/// [`Builder`]: a rate limiter, an output, tasks built at run time, standalone by default.
+///
+/// ```no_run
+/// #[boomer::task]
+/// fn noop() {}
+///
+/// boomer::main!(|b| b.rate_limiter(boomer::SmoothRateLimiter::new(100.0)));
+/// ```
+///
 /// ```no_run
 /// #[boomer::task]
 /// fn noop() {}
@@ -216,4 +226,15 @@ macro_rules! main {
             $crate::__private::run_main()
         }
     };
+    ($configure:expr $(,)?) => {
+        fn main() -> ::std::process::ExitCode {
+            let configure: fn($crate::Builder) -> $crate::Builder = $configure;
+            configure($crate::Boomer::builder()).run_main()
+        }
+    };
 }
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -255,11 +255,16 @@ fn task_panics_are_failures_and_exceptions() {
         );
     }
     let exceptions = csv_records(&dir.join("run_exceptions.csv"));
-    assert_eq!(exceptions.len(), 10, "{exceptions:?}");
+    assert_eq!(exceptions.len(), 11, "{exceptions:?}");
+    let tasks = exceptions
+        .iter()
+        .filter(|e| e["Count"] == "1" && e["Message"].contains("task flaky panicked"));
+    assert_eq!(tasks.count(), 10, "{exceptions:?}");
+    // The spawn handler's panic: reported, and the run went on (the 90 successes above).
     assert!(
         exceptions
             .iter()
-            .all(|e| e["Count"] == "1" && e["Message"].contains("task flaky panicked")),
+            .any(|e| e["Message"].contains("spawn_breaks panicked: spawn handler broke at 1 users")),
         "{exceptions:?}"
     );
 }
@@ -488,9 +493,16 @@ fn a_hundred_stop_start_cycles_leak_nothing() {
             rss_warm = rss_kib(worker.pid());
         }
     }
+    // A task that just ended may still be counted for a moment; nothing may pile up.
     let alive = alive_tasks(&worker.output());
+    let floor = alive.iter().copied().min().unwrap_or(0);
     assert!(
-        alive.iter().all(|&n| n == alive[0]),
+        alive.iter().all(|&n| n <= floor + 1),
+        "tasks alive after each stop: {alive:?}"
+    );
+    assert_eq!(
+        alive[90..].iter().min(),
+        Some(&floor),
         "tasks alive after each stop: {alive:?}"
     );
     let rss_end = rss_kib(worker.pid());

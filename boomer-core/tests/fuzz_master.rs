@@ -220,3 +220,52 @@ async fn random_master_messages_never_break_the_worker() {
         .expect("no error");
     assert_eq!(exit, Exit::Quit);
 }
+
+/// The master's `reconnect` (sent when it could not read a worker's frame): the worker
+/// drops its socket, opens a new one with the same identity, and registers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_rebuilds_the_socket_with_the_same_identity() {
+    let mut router = RouterSocket::new();
+    let endpoint = router.bind("tcp://127.0.0.1:0").await.expect("bind");
+    let zeromq::Endpoint::Tcp(_, port) = endpoint else {
+        panic!("not tcp")
+    };
+    let builder = Boomer::builder()
+        .task(Task::new("noop", 1, TaskFn::Sync(|_| Ok(()))))
+        .args(["worker", "--master-port", &port.to_string()])
+        .expect("options");
+    let worker = tokio::spawn(builder.run());
+
+    let (id, _) = expect(&mut router, "client_ready").await;
+    let node = String::from_utf8(id.to_vec()).expect("utf-8 identity");
+    send(
+        &mut router,
+        &id,
+        boomer_core::protocol::encode("ack", &Value::Nil, &node),
+    )
+    .await;
+    send(
+        &mut router,
+        &id,
+        boomer_core::protocol::encode("reconnect", &(), &node),
+    )
+    .await;
+    let (again, _) =
+        tokio::time::timeout(Duration::from_secs(10), expect(&mut router, "client_ready"))
+            .await
+            .expect("client_ready again after reconnect");
+    assert_eq!(again, id, "the same identity");
+
+    send(
+        &mut router,
+        &id,
+        boomer_core::protocol::encode("quit", &(), &node),
+    )
+    .await;
+    let exit = tokio::time::timeout(Duration::from_secs(10), worker)
+        .await
+        .expect("the worker quits")
+        .expect("no panic")
+        .expect("no error");
+    assert_eq!(exit, Exit::Quit);
+}

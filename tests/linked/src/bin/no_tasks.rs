@@ -1,0 +1,2 @@
+//! Does not link the library crate: no task is registered, and the worker says how to fix it.
+boomer::main!();
