@@ -13,28 +13,13 @@ const RUN: Duration = Duration::from_secs(60);
 fn recorded_times_reach_the_master_exactly() {
     let dir = scratch("recorded");
     let port = free_port();
-    let mut master = master(
+    let mut master = headless_master(
         &dir,
         "examples/locustfile.py",
         port,
-        &[
-            "--headless",
-            "--only-summary",
-            "-u",
-            "4",
-            "-r",
-            "4",
-            "-t",
-            "5s",
-            "--expect-workers",
-            "1",
-            "--expect-workers-max-wait",
-            "30",
-            "--csv",
-            "run",
-            "--exit-code-on-error",
-            "0",
-        ],
+        4,
+        "5s",
+        &["--csv", "run", "--exit-code-on-error", "0"],
     );
     let mut worker = worker(
         &dir,
@@ -84,25 +69,7 @@ fn recorded_times_reach_the_master_exactly() {
 fn custom_messages_round_trip() {
     let dir = scratch("custom");
     let port = free_port();
-    let mut master = master(
-        &dir,
-        "examples/custom_message.py",
-        port,
-        &[
-            "--headless",
-            "--only-summary",
-            "-u",
-            "2",
-            "-r",
-            "2",
-            "-t",
-            "4s",
-            "--expect-workers",
-            "1",
-            "--expect-workers-max-wait",
-            "30",
-        ],
-    );
+    let mut master = headless_master(&dir, "examples/custom_message.py", port, 2, "4s", &[]);
     let mut worker = worker(&dir, "custom_message", port, &[], &[]);
     let status = master.wait(RUN);
     let log = master.output();

@@ -72,30 +72,13 @@ fn http_requests_are_counted_as_the_server_saw_them() {
     let dir = scratch("http");
     let port = free_port();
     let host = format!("http://127.0.0.1:{http_port}");
-    let mut master = master(
+    let mut master = headless_master(
         &dir,
         "examples/locustfile.py",
         port,
-        &[
-            "--headless",
-            "--only-summary",
-            "-u",
-            "8",
-            "-r",
-            "8",
-            "-t",
-            "5s",
-            "--expect-workers",
-            "1",
-            "--expect-workers-max-wait",
-            "30",
-            "--csv",
-            "run",
-            "--exit-code-on-error",
-            "0",
-            "--host",
-            &host,
-        ],
+        8,
+        "5s",
+        &["--csv", "run", "--exit-code-on-error", "0", "--host", &host],
     );
     let mut worker = worker(&dir, "e2e_http", port, &[("HTTP_TOTAL", "500")], &[]);
     let status = master.wait(Duration::from_secs(60));

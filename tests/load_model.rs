@@ -14,26 +14,13 @@ fn fast_run(name: &str, secs: u32, args: &[&str]) -> (u64, f64) {
     let dir = scratch(name);
     let port = free_port();
     let t = format!("{secs}s");
-    let mut master = master(
+    let mut master = headless_master(
         &dir,
         "examples/locustfile.py",
         port,
-        &[
-            "--headless",
-            "--only-summary",
-            "-u",
-            "20",
-            "-r",
-            "20",
-            "-t",
-            &t,
-            "--expect-workers",
-            "1",
-            "--expect-workers-max-wait",
-            "30",
-            "--csv",
-            "run",
-        ],
+        20,
+        &t,
+        &["--csv", "run"],
     );
     let mut worker = worker(&dir, "e2e_fast", port, &[], args);
     assert_eq!(master.wait(RUN).code(), Some(0), "{}", master.output());
@@ -87,25 +74,9 @@ fn users_run(
 ) -> (std::collections::HashMap<String, u64>, String) {
     let dir = scratch(name);
     let port = free_port();
-    let u = users.to_string();
-    let mut args = vec![
-        "--headless",
-        "--only-summary",
-        "-u",
-        &u,
-        "-r",
-        &u,
-        "-t",
-        "5s",
-        "--expect-workers",
-        "1",
-        "--expect-workers-max-wait",
-        "30",
-        "--csv",
-        "run",
-    ];
+    let mut args = vec!["--csv", "run"];
     args.extend_from_slice(extra);
-    let mut master = master(&dir, "examples/users.py", port, &args);
+    let mut master = headless_master(&dir, "examples/users.py", port, users, "5s", &args);
     let mut worker = worker(&dir, "users", port, &[], &[]);
     assert_eq!(master.wait(RUN).code(), Some(0), "{}", master.output());
     assert_eq!(

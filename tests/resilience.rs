@@ -200,26 +200,13 @@ fn seconds_after(line: &str, t: std::time::SystemTime) -> f64 {
 fn task_panics_are_failures_and_exceptions() {
     let dir = scratch("panics");
     let port = free_port();
-    let mut master = master(
+    let mut master = headless_master(
         &dir,
         "examples/locustfile.py",
         port,
-        &[
-            "--headless",
-            "--only-summary",
-            "-u",
-            "1",
-            "-r",
-            "1",
-            "-t",
-            "4s",
-            "--expect-workers",
-            "1",
-            "--expect-workers-max-wait",
-            "30",
-            "--csv",
-            "run",
-        ],
+        1,
+        "4s",
+        &["--csv", "run"],
     );
     let mut worker = worker(&dir, "e2e_panicky", port, &[], &[]);
     // Failures and exceptions: Locust's default --exit-code-on-error is 1.

@@ -285,26 +285,13 @@ fn prometheus_serves_a_worker_s_stats_too() {
     let dir = scratch("worker-prometheus");
     let port = free_port();
     let prom = free_port();
-    let mut master = master(
+    let mut master = headless_master(
         &dir,
         "examples/locustfile.py",
         port,
-        &[
-            "--headless",
-            "--only-summary",
-            "-u",
-            "2",
-            "-r",
-            "2",
-            "-t",
-            "8s",
-            "--expect-workers",
-            "1",
-            "--expect-workers-max-wait",
-            "30",
-            "--exit-code-on-error",
-            "0",
-        ],
+        2,
+        "8s",
+        &["--exit-code-on-error", "0"],
     );
     let addr = format!("127.0.0.1:{prom}");
     let mut worker = worker(

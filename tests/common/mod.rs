@@ -148,6 +148,36 @@ pub fn master(dir: &Path, locustfile: &str, port: u16, args: &[&str]) -> Proc {
     Proc::spawn("master", cmd, dir)
 }
 
+/// A headless master that waits up to 30 s for one worker, runs `users` users (spawned at
+/// once) for `run_time`, then quits: Locust's `--headless --only-summary -u N -r N -t T
+/// --expect-workers 1`, plus `extra`.
+pub fn headless_master(
+    dir: &Path,
+    locustfile: &str,
+    port: u16,
+    users: u32,
+    run_time: &str,
+    extra: &[&str],
+) -> Proc {
+    let users = users.to_string();
+    let mut args = vec![
+        "--headless",
+        "--only-summary",
+        "-u",
+        &users,
+        "-r",
+        &users,
+        "-t",
+        run_time,
+        "--expect-workers",
+        "1",
+        "--expect-workers-max-wait",
+        "30",
+    ];
+    args.extend_from_slice(extra);
+    master(dir, locustfile, port, &args)
+}
+
 /// An example worker joining the master on `port`.
 pub fn worker(
     dir: &Path,
