@@ -48,7 +48,7 @@ pub struct Options {
     #[arg(long, default_value_t = 0.0)]
     pub max_rps: f64,
 
-    /// Ramp the task rate up: "N" or "N/<duration>" (e.g. "100/1s", "10/1m") more per
+    /// Ramp the task rate up: `N` or `N/<duration>` (e.g. `100/1s`, `10/1m`) more per
     /// period, up to --max-rps.
     #[arg(long, value_name = "RATE")]
     pub request_increase_rate: Option<String>,
