@@ -402,30 +402,53 @@ pub struct ErrorCount {
 }
 
 impl Entry {
+    #[inline(always)]
     fn log(&mut self, elapsed: Duration, bytes: u64, now: f64) {
-        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        // `as_micros` without its u128 arithmetic; saturates the same way.
+        let us = elapsed
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(elapsed.subsec_micros()));
         self.num_requests += 1;
         self.total_us = self.total_us.saturating_add(us);
-        self.min_us = Some(self.min_us.map_or(us, |m| m.min(us)));
+        self.min_us = Some(self.min_us.unwrap_or(u64::MAX).min(us));
         self.max_us = self.max_us.max(us);
         self.total_content_length = self.total_content_length.saturating_add(bytes);
         let (bucket, second) = (bucket_ms(us), now as i64);
-        if bucket != self.runs.bucket || second != self.runs.second {
-            self.settle();
-            (self.runs.bucket, self.runs.second) = (bucket, second);
+        if bucket != self.runs.bucket {
+            add_run(
+                &mut self.response_times,
+                self.runs.bucket,
+                self.runs.in_bucket,
+            );
+            (self.runs.bucket, self.runs.in_bucket) = (bucket, 0);
+        }
+        if second != self.runs.second {
+            add_run(
+                &mut self.num_reqs_per_sec,
+                self.runs.second,
+                self.runs.in_second,
+            );
+            (self.runs.second, self.runs.in_second) = (second, 0);
         }
         self.runs.in_bucket += 1;
         self.runs.in_second += 1;
         self.last_request_timestamp = Some(self.last_request_timestamp.map_or(now, |t| t.max(now)));
         if HIGH_RESOLUTION.load(Ordering::Relaxed) {
-            if self.hdr.is_none() {
-                self.hdr = new_histogram();
-            }
-            if let Some(h) = self.hdr.as_mut() {
-                // It auto-resizes; saturating only past i64::MAX / 2 µs.
-                if h.record(us).is_err() {
-                    h.saturating_record(us);
-                }
+            self.log_hdr(us);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn log_hdr(&mut self, us: u64) {
+        if self.hdr.is_none() {
+            self.hdr = new_histogram();
+        }
+        if let Some(h) = self.hdr.as_mut() {
+            // It auto-resizes; saturating only past i64::MAX / 2 µs.
+            if h.record(us).is_err() {
+                h.saturating_record(us);
             }
         }
     }
@@ -542,21 +565,23 @@ fn add_counts<K: Ord + Copy>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64
 /// Locust's `bucket_response_time` on a whole number of microseconds: round to 1 ms under
 /// 100 ms, to 10 ms under 1 s, to 100 ms under 10 s, to 1 s above; ties to even, as
 /// Python's `round` does.
+#[inline]
 pub fn bucket_ms(us: u64) -> u64 {
-    let unit = match us {
-        0..100_000 => 1_000,
-        100_000..1_000_000 => 10_000,
-        1_000_000..10_000_000 => 100_000,
-        _ => 1_000_000,
-    };
-    let (q, r) = (us / unit, us % unit);
-    let half = unit / 2;
-    let q = if r > half || (r == half && q % 2 == 1) {
-        q + 1
-    } else {
-        q
-    };
-    q * (unit / 1_000)
+    // One arm per unit, so each division is by a constant (a multiply), not a `div`.
+    match us {
+        0..100_000 => round_half_even::<1_000>(us),
+        100_000..1_000_000 => round_half_even::<10_000>(us) * 10,
+        1_000_000..10_000_000 => round_half_even::<100_000>(us) * 100,
+        _ => round_half_even::<1_000_000>(us) * 1_000,
+    }
+}
+
+/// `us / UNIT` rounded half to even.
+#[inline(always)]
+fn round_half_even<const UNIT: u64>(us: u64) -> u64 {
+    let (q, r) = (us / UNIT, us % UNIT);
+    let half = UNIT / 2;
+    q + u64::from(r > half || (r == half && q % 2 == 1))
 }
 
 /// The master's `calculate_response_time_percentile`: walk the buckets from the slowest and
@@ -794,6 +819,34 @@ mod tests {
         for (rt, want) in cases {
             assert_eq!(bucket_ms(ms(rt)), want, "bucket of {rt} ms");
         }
+    }
+
+    /// The constant-divisor arms agree with the rounding written once for every unit.
+    #[test]
+    fn buckets_match_the_plain_formula() {
+        fn plain(us: u64) -> u64 {
+            let unit = match us {
+                0..100_000 => 1_000,
+                100_000..1_000_000 => 10_000,
+                1_000_000..10_000_000 => 100_000,
+                _ => 1_000_000,
+            };
+            let (q, r) = (us / unit, us % unit);
+            let q = if r > unit / 2 || (r == unit / 2 && q % 2 == 1) {
+                q + 1
+            } else {
+                q
+            };
+            q * (unit / 1_000)
+        }
+        let mut us = 0u64;
+        while us < 50_000_000_000 {
+            for d in [0, 1, 499, 500, 501, 4_999, 5_000, 5_001, 50_000, 500_000] {
+                assert_eq!(bucket_ms(us + d), plain(us + d), "{}", us + d);
+            }
+            us = us * 3 / 2 + 997;
+        }
+        assert_eq!(bucket_ms(u64::MAX), plain(u64::MAX));
     }
 
     #[test]
