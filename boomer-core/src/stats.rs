@@ -339,6 +339,9 @@ pub(crate) fn drain() -> Window {
     }
     // Shards whose thread has exited are held only here and are now empty: let them go.
     shards.retain(|s| Arc::strong_count(s) > 1);
+    if window.is_empty() {
+        clock::idle();
+    }
     window
 }
 
