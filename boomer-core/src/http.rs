@@ -16,7 +16,10 @@
 //! Plain `http://` only: there is no TLS here.
 
 use std::fmt::{self, Display};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 pub use bytes::Bytes;
@@ -75,7 +78,13 @@ pub struct HttpClient {
 struct Conn {
     authority: String,
     sender: SendRequest<Full<Bytes>>,
+    /// hyper's side of the connection, polled by the user's own task while it waits on a
+    /// request ([`drive`]): no task of its own, so no wake-up and channel hop per request.
+    /// `None` once it ended (the server closed, or an error reached the sender).
+    driver: Option<Driver>,
 }
+
+type Driver = http1::Connection<TokioIo<TcpStream>, Full<Bytes>>;
 
 impl Default for HttpClient {
     fn default() -> Self {
@@ -407,19 +416,22 @@ impl RequestBuilder<'_> {
         reuse: bool,
         req: ReqParts,
     ) -> Result<(hyper::http::response::Parts, Bytes), RoundTripError> {
-        let mut sender = match self.client.conn.take() {
-            Some(conn) if reuse => conn.sender,
-            _ => connect(target).await.map_err(RoundTripError::Fatal)?,
+        let (mut sender, mut driver) = match self.client.conn.take() {
+            Some(conn) if reuse => (conn.sender, conn.driver),
+            _ => {
+                let (sender, driver) = connect(target).await.map_err(RoundTripError::Fatal)?;
+                (sender, Some(driver))
+            }
         };
         let request = req.into_request().map_err(RoundTripError::Fatal)?;
-        if sender.ready().await.is_err() {
+        if drive(&mut driver, sender.ready()).await.is_err() {
             return Err(if reuse {
                 RoundTripError::Stale
             } else {
                 RoundTripError::Fatal(HttpError("connection closed".into()))
             });
         }
-        let resp = match sender.send_request(request).await {
+        let resp = match drive(&mut driver, sender.send_request(request)).await {
             Ok(resp) => resp,
             Err(e)
                 if reuse && !e.is_timeout() && (e.is_canceled() || e.is_incomplete_message()) =>
@@ -429,14 +441,14 @@ impl RequestBuilder<'_> {
             Err(e) => return Err(RoundTripError::Fatal(HttpError(e.to_string()))),
         };
         let (parts, body) = resp.into_parts();
-        let body = body
-            .collect()
+        let body = drive(&mut driver, body.collect())
             .await
             .map_err(|e| RoundTripError::Fatal(HttpError(e.to_string())))?
             .to_bytes();
         self.client.conn = Some(Conn {
             authority: target.authority.clone(),
             sender,
+            driver,
         });
         Ok((parts, body))
     }
@@ -590,20 +602,38 @@ impl Target {
     }
 }
 
-async fn connect(target: &Target) -> Result<SendRequest<Full<Bytes>>, HttpError> {
+async fn connect(target: &Target) -> Result<(SendRequest<Full<Bytes>>, Driver), HttpError> {
     let stream = TcpStream::connect((target.host.as_str(), target.port))
         .await
         .map_err(|e| HttpError(format!("cannot connect to {}: {e}", target.authority)))?;
     // Requests are small and sent whole: Nagle would only add latency.
     let _ = stream.set_nodelay(true);
-    let (sender, conn) = http1::handshake(TokioIo::new(stream))
+    http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| HttpError(format!("{}: {e}", target.authority)))?;
-    tokio::spawn(async move {
-        // Ends when the sender is dropped or the server closes; errors reach the sender.
-        let _ = conn.await;
-    });
-    Ok(sender)
+        .map_err(|e| HttpError(format!("{}: {e}", target.authority)))
+}
+
+/// Awaits `fut` (the sender's side of a request) while polling the connection's `driver`,
+/// which does the actual reads and writes: the fut first (to hand over the request), then
+/// the driver, then the fut again (to take the response the driver just handed back).
+/// When the driver ends it is dropped, which fails whatever the fut still waits for.
+async fn drive<F: Future>(driver: &mut Option<Driver>, fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(out);
+        }
+        match driver.as_mut() {
+            Some(d) => {
+                if Pin::new(d).poll(cx).is_ready() {
+                    *driver = None;
+                }
+                fut.as_mut().poll(cx)
+            }
+            None => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// A request's parts, kept so a stale connection can be retried with the same request.
@@ -725,6 +755,40 @@ mod tests {
             status_error(503, &uri("http://h/")),
             "503 Server Error: Service Unavailable for url: http://h/"
         );
+    }
+
+    /// A server that answers one request per connection and then closes it, without
+    /// saying so: every reuse finds the connection closed and retries on a new one.
+    #[test]
+    fn a_connection_closed_while_idle_is_retried() {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let mut out = reader.into_inner();
+                let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            }
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut client = HttpClient::new(Some(&format!("http://127.0.0.1:{port}")));
+            for _ in 0..3 {
+                let resp = client.get("/").send().await;
+                assert_eq!((resp.status(), resp.error()), (200, None));
+                assert_eq!(&resp.body()[..], b"ok");
+                // Let the server close the connection while it is idle.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
     }
 
     #[test]

@@ -47,9 +47,12 @@ use users::Users;
 /// Hooks for the criterion benches (`benches/`); not API.
 #[doc(hidden)]
 pub mod __bench {
-    /// Runs one task once as a user's loop does (timing, panic catching, failure recording).
+    /// Runs one task once as a user's loop does (timing, panic catching, failure recording,
+    /// the stop signal).
     pub async fn run_task(task: &crate::Task, ctx: &mut crate::Ctx) {
-        crate::users::run_task(task, ctx, &mut ()).await
+        let signal = crate::users::UserSignal::default();
+        let start = std::time::Instant::now();
+        crate::users::run_in_loop(task, ctx, &mut (), &signal, start).await;
     }
 
     /// Takes and discards what was recorded, so long benches do not grow the shards.

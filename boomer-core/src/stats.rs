@@ -5,6 +5,7 @@
 //! lock or channel. At report time the shards are drained and merged into a [`Window`]:
 //! the deltas since the previous report, in the exact shape a Locust master merges.
 
+use std::cell::UnsafeCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -105,48 +106,191 @@ impl FxHasher {
     }
 }
 
-/// One thread's records since the last drain, by the hash of (method, name): a record costs
-/// one probe with a `u64` key and one string compare (two nested string-keyed maps cost
-/// four probes that hash and compare strings).
-#[derive(Default)]
+/// One thread's records since the last drain, in the order first seen. A record looks up
+/// its (method, name) among the few keys recorded last (byte compares, no hashing), and only
+/// on a miss hashes the pair and probes `index` (hash → first slot; collisions chain
+/// through [`Slot::next`]).
 struct Shard {
-    entries: FxMap<u64, Vec<Slot>>,
+    slots: Vec<Slot>,
+    index: FxMap<u64, u32>,
+    /// The slots recorded into last, most recent first (`NONE` when unused).
+    recent: [u32; RECENT],
+}
+
+/// How many recent keys a shard compares before it hashes: a user mixes a few task names.
+const RECENT: usize = 4;
+const NONE: u32 = u32::MAX;
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard {
+            slots: Vec::new(),
+            index: FxMap::default(),
+            recent: [NONE; RECENT],
+        }
+    }
 }
 
 struct Slot {
     method: String,
     name: String,
+    /// The next slot whose key has the same hash, or `NONE`.
+    next: u32,
     entry: Entry,
 }
 
+impl Slot {
+    #[inline(always)]
+    fn is(&self, method: &str, name: &str) -> bool {
+        same_bytes(self.name.as_bytes(), name.as_bytes())
+            && same_bytes(self.method.as_bytes(), method.as_bytes())
+    }
+}
+
+/// `a == b` without a call to `memcmp` for the short keys records use: lengths first, then
+/// two (overlapping) loads per side up to 16 bytes.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    fn word(s: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_ne_bytes(w)
+    }
+    fn half(s: &[u8], at: usize) -> u32 {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&s[at..at + 4]);
+        u32::from_ne_bytes(w)
+    }
+    match n {
+        0 => true,
+        1..4 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
 impl Shard {
+    #[inline(always)]
     fn entry(&mut self, method: &str, name: &str) -> &mut Entry {
+        let last = self.recent[0];
+        let i = match self.slots.get(last as usize) {
+            Some(s) if s.is(method, name) => last,
+            _ => self.find(method, name),
+        };
+        &mut self.slots[i as usize].entry
+    }
+
+    /// The slot of (method, name), made if new, moved to the front of `recent`.
+    #[inline(never)]
+    fn find(&mut self, method: &str, name: &str) -> u32 {
+        for j in 1..RECENT {
+            let r = self.recent[j];
+            if self
+                .slots
+                .get(r as usize)
+                .is_some_and(|s| s.is(method, name))
+            {
+                self.recent.copy_within(0..j, 1);
+                self.recent[0] = r;
+                return r;
+            }
+        }
         let mut h = FxHasher::default();
         h.write(method.as_bytes());
         h.write_u8(0xff); // not UTF-8: ("ab", "c") and ("a", "bc") differ
         h.write(name.as_bytes());
-        let slots = self.entries.entry(h.finish()).or_default();
-        let i = match slots
-            .iter()
-            .position(|s| s.name == name && s.method == method)
-        {
-            Some(i) => i,
-            None => {
-                // The allocation happens once per (method, name) per window.
-                slots.push(Slot {
-                    method: method.to_string(),
-                    name: name.to_string(),
-                    entry: Entry::default(),
-                });
-                slots.len() - 1
+        let head = self.index.get(&h.finish()).copied().unwrap_or(NONE);
+        let mut i = head;
+        while let Some(s) = self.slots.get(i as usize) {
+            if s.is(method, name) {
+                break;
             }
-        };
-        &mut slots[i].entry
+            i = s.next;
+        }
+        if i == NONE {
+            // The allocation happens once per (method, name) per window.
+            i = u32::try_from(self.slots.len()).unwrap_or(NONE - 1);
+            self.slots.push(Slot {
+                method: method.to_string(),
+                name: name.to_string(),
+                next: head,
+                entry: Entry::default(),
+            });
+            self.index.insert(h.finish(), i);
+        }
+        self.recent.copy_within(0..RECENT - 1, 1);
+        self.recent[0] = i;
+        i
+    }
+}
+
+/// A thread's shard behind a one-word lock. Only its own thread records into it; the
+/// reporter takes it every 3 s for as long as a `mem::take`. So the lock is all but never
+/// contended, and its release is a plain store (a `Mutex` pays a second atomic swap to
+/// look for sleepers).
+#[derive(Default)]
+struct ShardCell {
+    locked: AtomicBool,
+    shard: UnsafeCell<Shard>,
+}
+
+// SAFETY: the shard is only reached through `with`, which holds `locked` (an acquire/release
+// spin lock) for the whole access; `Shard` is `Send`.
+unsafe impl Sync for ShardCell {}
+
+impl ShardCell {
+    #[inline(always)]
+    fn with<R>(&self, f: impl FnOnce(&mut Shard) -> R) -> R {
+        if self
+            .locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.wait();
+        }
+        struct Unlock<'a>(&'a AtomicBool);
+        impl Drop for Unlock<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _unlock = Unlock(&self.locked);
+        // SAFETY: `locked` is ours until `_unlock` drops, so no other reference to the
+        // shard exists meanwhile.
+        f(unsafe { &mut *self.shard.get() })
+    }
+
+    /// The other side holds the lock (for a few instructions): spin, then let it run.
+    #[cold]
+    #[inline(never)]
+    fn wait(&self) {
+        let mut spins = 0u32;
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    fn take(&self) -> Shard {
+        self.with(mem::take)
     }
 }
 
 struct Hub {
-    shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
+    shards: Mutex<Vec<Arc<ShardCell>>>,
 }
 
 static HUB: Hub = Hub {
@@ -154,30 +298,31 @@ static HUB: Hub = Hub {
 };
 
 thread_local! {
-    static LOCAL: Arc<Mutex<Shard>> = {
-        let shard = Arc::new(Mutex::new(Shard::default()));
+    static LOCAL: Arc<ShardCell> = {
+        let shard = Arc::new(ShardCell::default());
         lock(&HUB.shards).push(shard.clone());
         shard
     };
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while a shard was held leaves plain counters behind: still valid data.
+    // A panic while the hub was held leaves a plain list behind: still valid data.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+#[inline(always)]
 fn with_shard(f: impl FnOnce(&mut Shard)) {
     let mut f = Some(f);
     let done = LOCAL.try_with(|shard| {
         if let Some(f) = f.take() {
-            f(&mut lock(shard));
+            shard.with(f);
         }
     });
     if done.is_err() {
         // The thread is being torn down: record into a shard of its own, kept by the hub.
-        let shard = Arc::new(Mutex::new(Shard::default()));
+        let shard = Arc::new(ShardCell::default());
         if let Some(f) = f.take() {
-            f(&mut lock(&shard));
+            shard.with(f);
         }
         lock(&HUB.shards).push(shard);
     }
@@ -188,13 +333,15 @@ pub(crate) fn drain() -> Window {
     let mut window = Window::default();
     let mut shards = lock(&HUB.shards);
     for shard in shards.iter() {
-        let taken = mem::take(&mut *lock(shard));
-        for slot in taken.entries.into_values().flatten() {
+        for slot in shard.take().slots {
             window.add(slot.method, slot.name, slot.entry);
         }
     }
     // Shards whose thread has exited are held only here and are now empty: let them go.
     shards.retain(|s| Arc::strong_count(s) > 1);
+    if window.is_empty() {
+        clock::idle();
+    }
     window
 }
 
@@ -258,30 +405,53 @@ pub struct ErrorCount {
 }
 
 impl Entry {
+    #[inline(always)]
     fn log(&mut self, elapsed: Duration, bytes: u64, now: f64) {
-        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        // `as_micros` without its u128 arithmetic; saturates the same way.
+        let us = elapsed
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(elapsed.subsec_micros()));
         self.num_requests += 1;
         self.total_us = self.total_us.saturating_add(us);
-        self.min_us = Some(self.min_us.map_or(us, |m| m.min(us)));
+        self.min_us = Some(self.min_us.unwrap_or(u64::MAX).min(us));
         self.max_us = self.max_us.max(us);
         self.total_content_length = self.total_content_length.saturating_add(bytes);
         let (bucket, second) = (bucket_ms(us), now as i64);
-        if bucket != self.runs.bucket || second != self.runs.second {
-            self.settle();
-            (self.runs.bucket, self.runs.second) = (bucket, second);
+        if bucket != self.runs.bucket {
+            add_run(
+                &mut self.response_times,
+                self.runs.bucket,
+                self.runs.in_bucket,
+            );
+            (self.runs.bucket, self.runs.in_bucket) = (bucket, 0);
+        }
+        if second != self.runs.second {
+            add_run(
+                &mut self.num_reqs_per_sec,
+                self.runs.second,
+                self.runs.in_second,
+            );
+            (self.runs.second, self.runs.in_second) = (second, 0);
         }
         self.runs.in_bucket += 1;
         self.runs.in_second += 1;
         self.last_request_timestamp = Some(self.last_request_timestamp.map_or(now, |t| t.max(now)));
         if HIGH_RESOLUTION.load(Ordering::Relaxed) {
-            if self.hdr.is_none() {
-                self.hdr = new_histogram();
-            }
-            if let Some(h) = self.hdr.as_mut() {
-                // It auto-resizes; saturating only past i64::MAX / 2 µs.
-                if h.record(us).is_err() {
-                    h.saturating_record(us);
-                }
+            self.log_hdr(us);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn log_hdr(&mut self, us: u64) {
+        if self.hdr.is_none() {
+            self.hdr = new_histogram();
+        }
+        if let Some(h) = self.hdr.as_mut() {
+            // It auto-resizes; saturating only past i64::MAX / 2 µs.
+            if h.record(us).is_err() {
+                h.saturating_record(us);
             }
         }
     }
@@ -398,21 +568,23 @@ fn add_counts<K: Ord + Copy>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64
 /// Locust's `bucket_response_time` on a whole number of microseconds: round to 1 ms under
 /// 100 ms, to 10 ms under 1 s, to 100 ms under 10 s, to 1 s above; ties to even, as
 /// Python's `round` does.
+#[inline]
 pub fn bucket_ms(us: u64) -> u64 {
-    let unit = match us {
-        0..100_000 => 1_000,
-        100_000..1_000_000 => 10_000,
-        1_000_000..10_000_000 => 100_000,
-        _ => 1_000_000,
-    };
-    let (q, r) = (us / unit, us % unit);
-    let half = unit / 2;
-    let q = if r > half || (r == half && q % 2 == 1) {
-        q + 1
-    } else {
-        q
-    };
-    q * (unit / 1_000)
+    // One arm per unit, so each division is by a constant (a multiply), not a `div`.
+    match us {
+        0..100_000 => round_half_even::<1_000>(us),
+        100_000..1_000_000 => round_half_even::<10_000>(us) * 10,
+        1_000_000..10_000_000 => round_half_even::<100_000>(us) * 100,
+        _ => round_half_even::<1_000_000>(us) * 1_000,
+    }
+}
+
+/// `us / UNIT` rounded half to even.
+#[inline(always)]
+fn round_half_even<const UNIT: u64>(us: u64) -> u64 {
+    let (q, r) = (us / UNIT, us % UNIT);
+    let half = UNIT / 2;
+    q + u64::from(r > half || (r == half && q % 2 == 1))
 }
 
 /// The master's `calculate_response_time_percentile`: walk the buckets from the slowest and
@@ -650,6 +822,34 @@ mod tests {
         for (rt, want) in cases {
             assert_eq!(bucket_ms(ms(rt)), want, "bucket of {rt} ms");
         }
+    }
+
+    /// The constant-divisor arms agree with the rounding written once for every unit.
+    #[test]
+    fn buckets_match_the_plain_formula() {
+        fn plain(us: u64) -> u64 {
+            let unit = match us {
+                0..100_000 => 1_000,
+                100_000..1_000_000 => 10_000,
+                1_000_000..10_000_000 => 100_000,
+                _ => 1_000_000,
+            };
+            let (q, r) = (us / unit, us % unit);
+            let q = if r > unit / 2 || (r == unit / 2 && q % 2 == 1) {
+                q + 1
+            } else {
+                q
+            };
+            q * (unit / 1_000)
+        }
+        let mut us = 0u64;
+        while us < 50_000_000_000 {
+            for d in [0, 1, 499, 500, 501, 4_999, 5_000, 5_001, 50_000, 500_000] {
+                assert_eq!(bucket_ms(us + d), plain(us + d), "{}", us + d);
+            }
+            us = us * 3 / 2 + 997;
+        }
+        assert_eq!(bucket_ms(u64::MAX), plain(u64::MAX));
     }
 
     #[test]

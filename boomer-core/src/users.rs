@@ -211,6 +211,10 @@ impl UserSignal {
         self.soft.load(Ordering::Acquire)
     }
 
+    fn hard_stopped(&self) -> bool {
+        self.hard.load(Ordering::Acquire)
+    }
+
     fn soft_stop(&self) {
         self.soft.store(true, Ordering::Release);
         self.notify.notify_waiters();
@@ -481,9 +485,13 @@ async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: A
     };
     let mut rng = fastrand::Rng::new();
     let mut next_in_order = 0usize;
+    // Time is read once per iteration when it can be: the task's start doubles as the
+    // iteration's start unless a rate limiter waits in between, and the end is read only
+    // for a failure's response time or a wait that depends on how long the task took.
+    let wait_uses_elapsed = class.wait_time.uses_elapsed();
     while !signal.stopping() && !plan.table.is_empty() {
         ctx.refresh();
-        let began = Instant::now();
+        let began = (shared.limiter.is_none() || wait_uses_elapsed).then(Instant::now);
         if let Some(limiter) = &shared.limiter {
             tokio::select! {
                 biased;
@@ -498,13 +506,19 @@ async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: A
             plan.table.pick(&mut rng)
         };
         if let Some(task) = task {
-            tokio::select! {
-                biased;
-                _ = signal.hard() => break,
-                _ = run_task(task, &mut ctx, &mut *state) => {}
+            let start = match began {
+                Some(began) if shared.limiter.is_none() => began,
+                _ => Instant::now(),
+            };
+            if !run_in_loop(task, &mut ctx, &mut *state, &signal, start).await {
+                break;
             }
         }
-        let wait = class.wait_time.next(began.elapsed(), &mut rng);
+        let took = match began {
+            Some(began) if wait_uses_elapsed => began.elapsed(),
+            _ => Duration::ZERO,
+        };
+        let wait = class.wait_time.next(took, &mut rng);
         if wait.is_zero() {
             // A plain fn, or an async fn that never waits, would otherwise hold its thread; but
             // yielding every iteration costs a trip through the scheduler (and, with one user,
@@ -584,7 +598,33 @@ pub(crate) async fn run_once(registry: &Registry, task: &Task, ctx: &mut Ctx) {
 /// Runs one task once; an `Err` or a panic is recorded as a failure of the task (type
 /// `task`), and a panic is also sent to the master as an `exception`.
 pub(crate) async fn run_task(task: &Task, ctx: &mut Ctx, state: &mut (dyn Any + Send)) {
-    let start = Instant::now();
+    run_task_from(task, ctx, state, Instant::now()).await
+}
+
+/// Runs one task as a user's loop does, from `start`: false if the user was hard-stopped
+/// before the task ended (the task is then dropped).
+pub(crate) async fn run_in_loop(
+    task: &Task,
+    ctx: &mut Ctx,
+    state: &mut (dyn Any + Send),
+    signal: &UserSignal,
+    start: Instant,
+) -> bool {
+    if signal.hard_stopped() {
+        return false;
+    }
+    if let TaskFn::Sync(f) = task.run {
+        // Runs to the end in one go: nothing to cancel, no future to poll.
+        settle(&task.name, start, catch_unwind(AssertUnwindSafe(|| f(ctx))));
+        return true;
+    }
+    until_hard(signal, run_task_from(task, ctx, state, start))
+        .await
+        .is_some()
+}
+
+/// [`run_task`] of a task that started at `start`.
+async fn run_task_from(task: &Task, ctx: &mut Ctx, state: &mut (dyn Any + Send), start: Instant) {
     let result = match task.run {
         TaskFn::Sync(f) => catch_unwind(AssertUnwindSafe(|| f(ctx))),
         TaskFn::Async(f) => CatchUnwind(f(ctx)).await,
@@ -595,10 +635,21 @@ pub(crate) async fn run_task(task: &Task, ctx: &mut Ctx, state: &mut (dyn Any + 
             Err(_) => return,
         },
     };
-    settle(&task.name, start.elapsed(), result);
+    settle(&task.name, start, result);
 }
 
-fn settle(task: &str, elapsed: Duration, result: Result<Outcome, Box<dyn Any + Send>>) {
+/// Records the failure of a task that started at `start`, if it failed. A success reads
+/// no clock: its time is not recorded.
+#[inline]
+fn settle(task: &str, start: Instant, result: Result<Outcome, Box<dyn Any + Send>>) {
+    if !matches!(result, Ok(Ok(()))) {
+        failed(task, start.elapsed(), result);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn failed(task: &str, elapsed: Duration, result: Result<Outcome, Box<dyn Any + Send>>) {
     match result {
         Ok(Ok(())) => {}
         Ok(Err(error)) => stats::record_failure("task", task, elapsed, error),
@@ -611,6 +662,23 @@ fn settle(task: &str, elapsed: Duration, result: Result<Outcome, Box<dyn Any + S
             );
             report_panic(&format!("task {task}"), &*panic);
         }
+    }
+}
+
+/// Runs `fut` unless the user is hard-stopped first: `None` if it was (the future is then
+/// dropped at its current `.await`). Most tasks finish on their first poll, so the stop
+/// signal is only registered with its `Notify` (a lock, a list insert and remove) once the
+/// task is pending; before that it is one atomic load.
+async fn until_hard<F: Future>(signal: &UserSignal, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+    if let Poll::Ready(out) = first {
+        return Some(out);
+    }
+    tokio::select! {
+        biased;
+        _ = signal.hard() => None,
+        out = fut => Some(out),
     }
 }
 

@@ -72,6 +72,11 @@ impl WaitTime {
         WaitTime::Custom(Arc::new(f))
     }
 
+    /// True when [`next`](Self::next) needs how long the task took (only pacing does).
+    pub(crate) fn uses_elapsed(&self) -> bool {
+        matches!(self, WaitTime::Pacing(_))
+    }
+
     /// The pause after a task that took `took`.
     pub(crate) fn next(&self, took: Duration, rng: &mut fastrand::Rng) -> Duration {
         match self {
