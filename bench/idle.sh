@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idle users: the worker's RSS with N users whose task sleeps 1 s (as constant(1) waits),
+# Idle users: the worker's RSS with N users waiting `constant(1)` between no-op tasks,
 # sampled once they are all spawned; per user = (RSS(N) - RSS(1)) / N.
 #   bench/idle.sh [SECONDS]      (default 12 s per run)
 source "$(dirname "$0")/common.sh"

@@ -1,11 +1,13 @@
-//! Benchmark worker: users that sleep 1 s per iteration (as `constant(1)` would), for the
-//! memory cost of an idle user.
+//! Benchmark worker: idle users, as issue 6 defines them: a task that does nothing and a
+//! `constant(1)` wait between runs, for the memory cost of a user that mostly waits.
 
-use std::time::Duration;
+/// A user with no state of its own; the master's class name does not matter (a worker with
+/// one class takes all users).
+#[derive(Default)]
+#[boomer::user(wait_time = boomer::constant(1.0))]
+struct Idle;
 
 #[boomer::task]
-async fn idle() {
-    tokio::time::sleep(Duration::from_secs(1)).await;
-}
+fn tick(_user: &mut Idle) {}
 
 boomer::main!();

@@ -480,7 +480,10 @@ fn retire(rt: &Handle, user: UserHandle, stop_timeout: Duration) {
 async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: Arc<UserSignal>) {
     shared.gate.wait().await;
     let class = &plan.class;
-    let Some(mut state) = start_user(class, &mut ctx, &signal).await else {
+    // Boxed, here and for async tasks below: a future's size is that of its largest await
+    // point, and every idle user holds one, so the rare and large ones live on the heap
+    // only while they run (idle users stay under 1 KiB each).
+    let Some(mut state) = Box::pin(start_user(class, &mut ctx, &signal)).await else {
         return;
     };
     let mut rng = fastrand::Rng::new();
@@ -510,7 +513,19 @@ async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: A
                 Some(began) if shared.limiter.is_none() => began,
                 _ => Instant::now(),
             };
-            if !run_in_loop(task, &mut ctx, &mut *state, &signal, start).await {
+            let ran = match task.run {
+                TaskFn::Sync(f) if !signal.hard_stopped() => {
+                    // Runs to the end in one go: nothing to cancel, no future to poll.
+                    settle(
+                        &task.name,
+                        start,
+                        catch_unwind(AssertUnwindSafe(|| f(&mut ctx))),
+                    );
+                    true
+                }
+                _ => Box::pin(run_in_loop(task, &mut ctx, &mut *state, &signal, start)).await,
+            };
+            if !ran {
                 break;
             }
         }

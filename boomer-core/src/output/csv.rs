@@ -252,7 +252,6 @@ pub(crate) fn utc_timestamp(epoch: f64) -> String {
     )
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
