@@ -27,6 +27,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const QUIT_SOFT_STOP: Duration = Duration::from_millis(200);
 /// How long quit waits for the quit handlers before the process exits.
 const QUIT_HANDLERS_GRACE: Duration = Duration::from_secs(5);
+/// The pause between dropping a connection and opening the next.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 /// How often new log lines go to the master, as Python workers do.
 const LOGS_INTERVAL: Duration = Duration::from_secs(10);
 /// What the worker says of a master older than the oldest it is tested with.
@@ -163,6 +165,12 @@ impl Worker {
                 SessionEnd::Reconnect => {
                     self.lost_since = Some(Instant::now());
                     tracing::warn!("reconnecting to the master as {}", self.node_id);
+                    // Let the master drop the old connection first: a ROUTER that still
+                    // holds our identity ignores a new connection that claims it.
+                    tokio::select! {
+                        _ = sleep(RECONNECT_PAUSE) => {}
+                        _ = self.signals.recv() => return self.quit(None, Exit::Signal).await,
+                    }
                 }
             }
         }
