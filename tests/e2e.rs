@@ -75,12 +75,7 @@ fn custom_messages_round_trip() {
     let log = master.output();
     // Exit code 0: no failure and no exception in any master handler.
     assert_eq!(status.code(), Some(0), "master log:\n{log}");
-    assert_eq!(
-        worker.wait(Duration::from_secs(10)).code(),
-        Some(0),
-        "{}",
-        worker.output()
-    );
+    worker.assert_exit(0, Duration::from_secs(10));
     assert!(
         log.contains(": worker 0 got users user0,user1,user2"),
         "the JSON string message did not come back:\n{log}\nworker:\n{}",
@@ -156,12 +151,7 @@ fn stop_then_start_counts_each_run() {
     master.signal("TERM");
     let status = master.wait(RUN);
     assert_eq!(status.code(), Some(0), "master log:\n{}", master.output());
-    assert_eq!(
-        worker.wait(Duration::from_secs(10)).code(),
-        Some(0),
-        "{}",
-        worker.output()
-    );
+    worker.assert_exit(0, Duration::from_secs(10));
     let stats = csv_records(&dir.join("run_stats.csv"));
     let total = stats
         .iter()
@@ -210,7 +200,7 @@ fn host_changes_reach_running_users() {
     let (_, _, workers) = aggregated_requests(web).expect("stats");
     assert_eq!(workers[0]["user_count"], 2, "{workers:?}");
     master.signal("TERM");
-    assert_eq!(master.wait(RUN).code(), Some(0), "{}", master.output());
+    master.assert_exit(0, RUN);
 }
 
 /// Every event handler fires, with its payload, in order: connected before spawn, stop
@@ -239,12 +229,7 @@ fn handlers_fire_in_order_with_their_payloads() {
     });
     master.signal("TERM");
     master.wait(RUN);
-    assert_eq!(
-        worker.wait(Duration::from_secs(10)).code(),
-        Some(0),
-        "{}",
-        worker.output()
-    );
+    worker.assert_exit(0, Duration::from_secs(10));
     let log = worker.output();
     let events: Vec<&str> = log
         .lines()

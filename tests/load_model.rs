@@ -23,13 +23,8 @@ fn fast_run(name: &str, secs: u32, args: &[&str]) -> (u64, f64) {
         &["--csv", "run"],
     );
     let mut worker = worker(&dir, "e2e_fast", port, &[], args);
-    assert_eq!(master.wait(RUN).code(), Some(0), "{}", master.output());
-    assert_eq!(
-        worker.wait(Duration::from_secs(10)).code(),
-        Some(0),
-        "{}",
-        worker.output()
-    );
+    master.assert_exit(0, RUN);
+    worker.assert_exit(0, Duration::from_secs(10));
     let stats = csv_records(&dir.join("run_stats.csv"));
     let row = stats
         .iter()
@@ -78,13 +73,8 @@ fn users_run(
     args.extend_from_slice(extra);
     let mut master = headless_master(&dir, "examples/users.py", port, users, "5s", &args);
     let mut worker = worker(&dir, "users", port, &[], &[]);
-    assert_eq!(master.wait(RUN).code(), Some(0), "{}", master.output());
-    assert_eq!(
-        worker.wait(Duration::from_secs(10)).code(),
-        Some(0),
-        "{}",
-        worker.output()
-    );
+    master.assert_exit(0, RUN);
+    worker.assert_exit(0, Duration::from_secs(10));
     let counts = csv_records(&dir.join("run_stats.csv"))
         .into_iter()
         .filter(|r| r["Name"] != "Aggregated")

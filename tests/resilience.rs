@@ -49,13 +49,8 @@ fn survives_a_master_restart() {
     let (n, _, _) = aggregated_requests(web).expect("stats");
     assert_eq!(n, 300, "worker log:\n{}", worker.output());
     second.signal("TERM");
-    assert_eq!(second.wait(RUN).code(), Some(0), "{}", second.output());
-    assert_eq!(
-        worker.wait(Duration::from_secs(10)).code(),
-        Some(0),
-        "{}",
-        worker.output()
-    );
+    second.assert_exit(0, RUN);
+    worker.assert_exit(0, Duration::from_secs(10));
     assert!(
         worker.output().contains("reconnecting to the master"),
         "{}",
@@ -85,12 +80,7 @@ fn notices_a_master_gone_for_good() {
     master.signal("KILL");
     master.wait(RUN);
     let began = Instant::now();
-    assert_eq!(
-        leaving.wait(Duration::from_secs(20)).code(),
-        Some(3),
-        "{}",
-        leaving.output()
-    );
+    leaving.assert_exit(3, Duration::from_secs(20));
     assert!(
         began.elapsed() < Duration::from_secs(10),
         "took {:?}",
@@ -111,12 +101,7 @@ fn notices_a_master_gone_for_good() {
         staying.output().contains("cannot connect").then_some(())
     });
     staying.signal("TERM");
-    assert_eq!(
-        staying.wait(Duration::from_secs(10)).code(),
-        Some(0),
-        "{}",
-        staying.output()
-    );
+    staying.assert_exit(0, Duration::from_secs(10));
 }
 
 /// SIGINT and SIGTERM mid-run: the final report and `quit` reach the master within 1 s,
@@ -163,12 +148,7 @@ fn signals_send_the_final_report_at_once() {
         wait_for("the final report", Duration::from_secs(5), || {
             aggregated_requests(web).filter(|(n, _, w)| *n == 200 && w.is_empty())
         });
-        assert_eq!(
-            worker.wait(Duration::from_secs(5)).code(),
-            Some(0),
-            "{}",
-            worker.output()
-        );
+        worker.assert_exit(0, Duration::from_secs(5));
         stop(web);
     }
     master.signal("TERM");
@@ -210,13 +190,8 @@ fn task_panics_are_failures_and_exceptions() {
     );
     let mut worker = worker(&dir, "e2e_panicky", port, &[], &[]);
     // Failures and exceptions: Locust's default --exit-code-on-error is 1.
-    assert_eq!(master.wait(RUN).code(), Some(1), "{}", master.output());
-    assert_eq!(
-        worker.wait(Duration::from_secs(10)).code(),
-        Some(0),
-        "{}",
-        worker.output()
-    );
+    master.assert_exit(1, RUN);
+    worker.assert_exit(0, Duration::from_secs(10));
     let stats = csv_records(&dir.join("run_stats.csv"));
     let ok = stats
         .iter()
@@ -342,12 +317,7 @@ fn nothing_lost_nothing_counted_twice() {
             })
         });
         second.signal("TERM"); // leaves: the master rebalances onto the first
-        assert_eq!(
-            second.wait(Duration::from_secs(10)).code(),
-            Some(0),
-            "{}",
-            second.output()
-        );
+        second.assert_exit(0, Duration::from_secs(10));
         wait_for("the first worker to take all users", RUN, || {
             aggregated_requests(web).filter(|(_, _, w)| w.len() == 1 && w[0]["user_count"] == 2)
         });
@@ -362,13 +332,8 @@ fn nothing_lost_nothing_counted_twice() {
         );
     }
     master.signal("TERM");
-    assert_eq!(master.wait(RUN).code(), Some(0), "{}", master.output());
-    assert_eq!(
-        first.wait(Duration::from_secs(10)).code(),
-        Some(0),
-        "{}",
-        first.output()
-    );
+    master.assert_exit(0, RUN);
+    first.assert_exit(0, Duration::from_secs(10));
 }
 
 /// Worker log lines at WARN and above reach the master's Logs tab (Locust 2.29+); older
@@ -424,12 +389,7 @@ fn warnings_reach_the_master_logs_tab() {
     }
     master.signal("TERM");
     master.wait(RUN);
-    assert_eq!(
-        worker.wait(Duration::from_secs(10)).code(),
-        Some(0),
-        "{}",
-        worker.output()
-    );
+    worker.assert_exit(0, Duration::from_secs(10));
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -503,10 +463,5 @@ fn a_hundred_stop_start_cycles_leak_nothing() {
     });
     master.signal("TERM");
     master.wait(RUN);
-    assert_eq!(
-        worker.wait(Duration::from_secs(10)).code(),
-        Some(0),
-        "{}",
-        worker.output()
-    );
+    worker.assert_exit(0, Duration::from_secs(10));
 }

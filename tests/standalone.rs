@@ -318,18 +318,8 @@ fn prometheus_serves_a_worker_s_stats_too() {
         ),
         "{page}"
     );
-    assert_eq!(
-        master.wait(Duration::from_secs(60)).code(),
-        Some(0),
-        "{}",
-        master.output()
-    );
-    assert_eq!(
-        worker.wait(Duration::from_secs(10)).code(),
-        Some(0),
-        "{}",
-        worker.output()
-    );
+    master.assert_exit(0, Duration::from_secs(60));
+    worker.assert_exit(0, Duration::from_secs(10));
 }
 
 #[test]

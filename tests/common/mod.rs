@@ -111,6 +111,18 @@ impl Proc {
         }
     }
 
+    /// Waits for the process to exit and checks its exit code, showing its log if wrong.
+    pub fn assert_exit(&mut self, code: i32, timeout: Duration) {
+        let status = self.wait(timeout);
+        assert_eq!(
+            status.code(),
+            Some(code),
+            "{} exited with {status}; its log:\n{}",
+            self.name,
+            self.output()
+        );
+    }
+
     pub fn signal(&self, sig: &str) {
         let status = Command::new("kill")
             .arg(format!("-{sig}"))
