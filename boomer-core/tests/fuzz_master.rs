@@ -204,18 +204,7 @@ async fn random_master_messages_never_break_the_worker() {
         .await
         .expect("the worker answers a spawn after the random frames");
 
-    send(
-        &mut router,
-        &id,
-        boomer_core::protocol::encode("quit", &(), &node),
-    )
-    .await;
-    let exit = tokio::time::timeout(Duration::from_secs(10), worker)
-        .await
-        .expect("the worker quits")
-        .expect("no panic")
-        .expect("no error");
-    assert_eq!(exit, Exit::Quit);
+    quit(&mut router, &id, &node, worker).await;
 }
 
 /// The master's `reconnect` (sent when it could not read a worker's frame): the worker
@@ -253,12 +242,17 @@ async fn reconnect_rebuilds_the_socket_with_the_same_identity() {
             .expect("client_ready again after reconnect");
     assert_eq!(again, id, "the same identity");
 
-    send(
-        &mut router,
-        &id,
-        boomer_core::protocol::encode("quit", &(), &node),
-    )
-    .await;
+    quit(&mut router, &id, &node, worker).await;
+}
+
+/// Sends `quit` and checks that the worker ends with [`Exit::Quit`], without panic or error.
+async fn quit(
+    router: &mut RouterSocket,
+    id: &bytes::Bytes,
+    node: &str,
+    worker: tokio::task::JoinHandle<Result<Exit, boomer_core::Error>>,
+) {
+    send(router, id, boomer_core::protocol::encode("quit", &(), node)).await;
     let exit = tokio::time::timeout(Duration::from_secs(10), worker)
         .await
         .expect("the worker quits")
