@@ -121,6 +121,11 @@ pub struct Options {
     /// The job name of the pushes to the Pushgateway.
     #[arg(long, default_value = "boomer", help_heading = "Output")]
     pub prometheus_job: String,
+
+    /// boomer::http: TLS and HTTP/2.
+    #[cfg(feature = "http")]
+    #[command(flatten)]
+    pub http: crate::http::HttpOptions,
 }
 
 /// Locust's `parse_timespan`: `20` (seconds), `20s`, `3m`, `2h`, `1h20m`, `3h30m10s`

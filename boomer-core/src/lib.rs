@@ -109,6 +109,8 @@ pub struct Builder {
     limiter: Option<Arc<dyn RateLimiter>>,
     outputs: Vec<Box<dyn output::Output>>,
     standalone_default: bool,
+    #[cfg(feature = "http")]
+    http: http::HttpConfig,
 }
 
 impl Default for Builder {
@@ -119,6 +121,8 @@ impl Default for Builder {
             limiter: None,
             outputs: Vec::new(),
             standalone_default: false,
+            #[cfg(feature = "http")]
+            http: http::HttpConfig::default(),
         }
     }
 }
@@ -146,6 +150,20 @@ impl Builder {
     /// of `--max-rps` / `--request-increase-rate`).
     pub fn rate_limiter(mut self, limiter: impl RateLimiter) -> Self {
         self.limiter = Some(Arc::new(limiter));
+        self
+    }
+
+    /// How every user's HTTP client connects (extra CAs, a client certificate, ...), on top
+    /// of what the command line says (`--ca-cert`, `--insecure`, ...).
+    ///
+    /// ```no_run
+    /// boomer_core::Boomer::builder()
+    ///     .http_config(boomer_core::http::HttpConfig::new().ca_cert_file("internal-ca.pem"))
+    ///     .run_main();
+    /// ```
+    #[cfg(feature = "http")]
+    pub fn http_config(mut self, config: http::HttpConfig) -> Self {
+        self.http = config;
         self
     }
 
@@ -202,6 +220,12 @@ impl Builder {
     /// control plane) until the master says quit or the process gets SIGINT/SIGTERM.
     pub async fn run(self) -> Result<Exit, Error> {
         self.registry.validate()?;
+        #[cfg(feature = "http")]
+        {
+            let config = self.options.http.config().merged(self.http.clone());
+            let shared = config.build().map_err(|e| Error::Options(e.to_string()))?;
+            http::install_config(shared);
+        }
         if !self.options.run_tasks.is_empty() {
             run_tasks(&self.registry, &self.options).await?;
             return Ok(Exit::Quit);

@@ -1,4 +1,5 @@
-//! An HTTP/1.1 client that records every request, bound to the user's host.
+//! An HTTP client that records every request, bound to the user's host: HTTP/1.1 and
+//! HTTP/2, over TLS or not, with a cookie jar per user, as `requests.Session` keeps one.
 //!
 //! Every user has its own [`HttpClient`] (`ctx.http()`), with one kept-alive connection: a
 //! user sends one request at a time, so one connection is all it can use, and no pool lock is
@@ -8,37 +9,71 @@
 //! Each request records itself as Locust's `HttpUser` does: the method as type, the path as
 //! given (or [`RequestBuilder::name`]) as name, the time until the whole body was read, the
 //! body's length; a failure on a connection error, a timeout or a status >= 400. Redirects
-//! are followed (up to 30, as `requests` does) and recorded as one request.
+//! are followed (up to 30, as `requests` does, across http and https) and recorded as one
+//! request.
 //!
-//! Built on hyper 1's connection API directly (no reqwest, no hyper-util pool): the fewest
-//! crates to compile and no lock or pool bookkeeping per request.
+//! - **HTTPS** with rustls: the system's CAs, plus `--ca-cert FILE`; `--client-cert` and
+//!   `--client-key` for mTLS; `--insecure` to skip verification (staging). TLS sessions are
+//!   resumed on reconnect. In code: [`HttpConfig`] through `Builder::http_config`.
+//! - **HTTP/2** by ALPN on https unless `--http1-only`; h2c on http with
+//!   `--http2-prior-knowledge`.
+//! - **Sessions**: cookies are kept per user (RFC 6265), see [`HttpClient::cookies`].
+//! - **Bodies**: [`RequestBuilder::json`], [`form`](RequestBuilder::form),
+//!   [`query`](RequestBuilder::query), [`Response::json`]; `gzip`, `deflate` and `br`
+//!   responses are decoded when the request asked for them with `Accept-Encoding`.
+//! - **Timings** beyond Locust's: [`Response::timings`] (connect, TLS, time to first byte,
+//!   body, reuse), as k6 reports them.
 //!
-//! Plain `http://` only: there is no TLS here.
+//! HTTP/1.1 goes through a lean loop of our own (`h1.rs`: request bytes reused, response
+//! parsed in place); HTTP/2 through hyper.
 
+mod body;
+mod config;
+mod conn;
+pub mod cookies;
+mod h1;
+mod h2;
+mod url;
+
+use std::borrow::Cow;
 use std::fmt::{self, Display};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 pub use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE, HOST, LOCATION};
-pub use hyper::{HeaderMap, Method};
-use hyper::{Request, Uri};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use http_body_util::Full;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::{
+    ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, COOKIE, HOST, LOCATION,
+    SET_COOKIE,
+};
+pub use hyper::{HeaderMap, Method, Version};
 
+use self::config::Shared;
+pub use self::config::{HttpConfig, HttpOptions};
+pub use self::cookies::CookieJar;
+use self::h1::{Failed, H1};
+use self::h2::H2;
+use self::url::Target;
 use crate::stats;
+
+/// Makes `shared` the configuration of every client made from now on (at start-up).
+pub(crate) fn install_config(shared: Shared) {
+    config::install(Arc::new(shared));
+}
 
 /// As Locust's FastHttpUser `network_timeout`: long, but a hung server still fails.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// As `requests`' `Session.max_redirects`.
 const MAX_REDIRECTS: usize = 30;
+/// A decoded (decompressed) body larger than this is a failure, not an allocation.
+const MAX_DECODED: usize = 256 * 1024 * 1024;
 
-/// One user's HTTP client: its host, its default options and its kept-alive connection.
+/// One user's HTTP client: its host, its default options, its cookies and its kept-alive
+/// connection.
 ///
 /// A task gets its user's client from [`Ctx::http`](crate::Ctx::http):
 ///
@@ -53,16 +88,13 @@ const MAX_REDIRECTS: usize = 30;
 ///     resp.success();
 /// }
 ///
-/// // A 200 with the wrong body is a failure too.
-/// let mut resp = ctx
-///     .http()
-///     .post("/api/items")
-///     .content_type("application/json")
-///     .body(r#"{"id": 1}"#)
-///     .send()
-///     .await;
-/// if resp.ok() && !resp.text().contains("created") {
-///     resp.failure("item not created");
+/// // JSON both ways; a 200 with the wrong body is a failure too.
+/// #[derive(serde::Deserialize)]
+/// struct Created { id: u64 }
+/// let mut resp = ctx.http().post("/api/items").json(&serde_json::json!({"name": "x"})).send().await;
+/// match resp.json::<Created>() {
+///     Ok(item) if item.id > 0 => {}
+///     _ => resp.failure("item not created"),
 /// }
 /// # }
 /// ```
@@ -71,39 +103,84 @@ pub struct HttpClient {
     timeout: Duration,
     keep_alive: bool,
     headers: HeaderMap,
+    /// Bumped when `headers` change, so prepared request bytes are rebuilt.
+    headers_version: u64,
+    jar: CookieJar,
+    cookies_on: bool,
+    shared: Arc<Shared>,
     conn: Option<Conn>,
+    /// The last plain request's bytes, sent again as they are while nothing changes.
+    prepared: Option<Prepared>,
+    deadline: Deadline,
 }
 
-/// A connection kept alive for the next request to the same scheme and authority.
+/// A connection kept alive for the next request to the same origin.
 struct Conn {
-    authority: String,
-    sender: SendRequest<Full<Bytes>>,
-    /// hyper's side of the connection, polled by the user's own task while it waits on a
-    /// request ([`drive`]): no task of its own, so no wake-up and channel hop per request.
-    /// `None` once it ended (the server closed, or an error reached the sender).
-    driver: Option<Driver>,
+    origin: Arc<Target>,
+    proto: Proto,
 }
 
-type Driver = http1::Connection<TokioIo<TcpStream>, Full<Bytes>>;
+enum Proto {
+    H1(H1),
+    H2(H2),
+}
 
-impl Default for HttpClient {
-    fn default() -> Self {
-        HttpClient {
-            host: None,
-            timeout: DEFAULT_TIMEOUT,
-            keep_alive: true,
-            headers: HeaderMap::new(),
-            conn: None,
+impl Conn {
+    fn usable(&self) -> bool {
+        match &self.proto {
+            Proto::H1(h1) => h1.reusable,
+            Proto::H2(h2) => h2.usable(),
         }
     }
 }
 
+/// A request that carried nothing but its method and path, kept with its bytes.
+struct Prepared {
+    method: Method,
+    host: Option<Arc<str>>,
+    path: String,
+    keep_alive: bool,
+    headers_version: u64,
+    target: Arc<Target>,
+    name: Arc<str>,
+    head: Vec<u8>,
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        HttpClient::with_shared(None, Shared::global())
+    }
+}
+
 impl HttpClient {
-    /// A client for `host` (e.g. `http://127.0.0.1:8080`), outside any user.
+    /// A client for `host` (e.g. `http://127.0.0.1:8080`), outside any user, with the
+    /// process's configuration (the command line's TLS flags).
     pub fn new(host: Option<&str>) -> Self {
+        HttpClient::with_shared(host.map(Into::into), Shared::global())
+    }
+
+    /// A client for `host` with a configuration of its own; a file the configuration names
+    /// that cannot be read is an error.
+    pub fn with_config(host: Option<&str>, config: &HttpConfig) -> Result<Self, HttpError> {
+        Ok(HttpClient::with_shared(
+            host.map(Into::into),
+            Arc::new(config.build()?),
+        ))
+    }
+
+    fn with_shared(host: Option<Arc<str>>, shared: Arc<Shared>) -> Self {
         HttpClient {
-            host: host.map(Into::into),
-            ..HttpClient::default()
+            host,
+            timeout: DEFAULT_TIMEOUT,
+            keep_alive: true,
+            headers: HeaderMap::new(),
+            headers_version: 0,
+            jar: CookieJar::default(),
+            cookies_on: true,
+            shared,
+            conn: None,
+            prepared: None,
+            deadline: Deadline::default(),
         }
     }
 
@@ -124,7 +201,8 @@ impl HttpClient {
         self.host.as_deref()
     }
 
-    /// The timeout of each request from now on (connect, send, whole response); 60 s unless set.
+    /// The timeout of each request from now on (connect, send, whole response, redirects
+    /// included); 60 s unless set.
     pub fn set_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.timeout = timeout;
         self
@@ -141,54 +219,97 @@ impl HttpClient {
 
     /// A header sent with every request from now on (a request's own header wins).
     ///
-    /// Nothing asks for compression unless you set `Accept-Encoding` here: responses are
-    /// counted as they arrive and never decompressed.
+    /// Nothing asks for compression unless `Accept-Encoding` is set (here or on a request):
+    /// then `gzip`, `deflate` and `br` responses are decoded, and their decoded length is
+    /// recorded.
     pub fn set_header(&mut self, name: &str, value: &str) -> Result<&mut Self, HttpError> {
         let (name, value) = header_pair(name, value)?;
         self.headers.insert(name, value);
+        self.headers_version += 1;
         Ok(self)
     }
 
-    /// A GET request of `path` (relative to the host, or an absolute `http://` URL).
-    pub fn get(&mut self, path: &str) -> RequestBuilder<'_> {
+    /// Removes a header set with [`set_header`](Self::set_header).
+    pub fn remove_header(&mut self, name: &str) -> &mut Self {
+        self.headers.remove(name);
+        self.headers_version += 1;
+        self
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every request from now on.
+    pub fn set_bearer_auth(&mut self, token: &str) -> Result<&mut Self, HttpError> {
+        self.set_header(AUTHORIZATION.as_str(), &format!("Bearer {token}"))
+    }
+
+    /// This user's cookies: what the servers set, sent back as a browser would.
+    ///
+    /// ```no_run
+    /// # async fn task(ctx: &mut boomer_core::Ctx) {
+    /// ctx.http().post("/login").form(&[("user", "u1"), ("password", "p")]).send().await;
+    /// let logged_in = ctx.http().cookies().get("session").is_some();
+    /// # let _ = logged_in;
+    /// # }
+    /// ```
+    pub fn cookies(&self) -> &CookieJar {
+        &self.jar
+    }
+
+    /// This user's cookies, to set or remove some.
+    pub fn cookies_mut(&mut self) -> &mut CookieJar {
+        &mut self.jar
+    }
+
+    /// With `false`, cookies are neither sent nor stored (the jar keeps what it has).
+    pub fn set_cookies_enabled(&mut self, on: bool) -> &mut Self {
+        self.cookies_on = on;
+        self
+    }
+
+    /// Closes the kept-alive connection (the next request opens a new one).
+    pub fn close(&mut self) {
+        self.conn = None;
+    }
+
+    /// A GET request of `path` (relative to the host, or an absolute `http(s)://` URL).
+    pub fn get<'a>(&'a mut self, path: &'a str) -> RequestBuilder<'a> {
         self.request(Method::GET, path)
     }
 
     /// A POST request.
-    pub fn post(&mut self, path: &str) -> RequestBuilder<'_> {
+    pub fn post<'a>(&'a mut self, path: &'a str) -> RequestBuilder<'a> {
         self.request(Method::POST, path)
     }
 
     /// A PUT request.
-    pub fn put(&mut self, path: &str) -> RequestBuilder<'_> {
+    pub fn put<'a>(&'a mut self, path: &'a str) -> RequestBuilder<'a> {
         self.request(Method::PUT, path)
     }
 
     /// A DELETE request.
-    pub fn delete(&mut self, path: &str) -> RequestBuilder<'_> {
+    pub fn delete<'a>(&'a mut self, path: &'a str) -> RequestBuilder<'a> {
         self.request(Method::DELETE, path)
     }
 
     /// A HEAD request.
-    pub fn head(&mut self, path: &str) -> RequestBuilder<'_> {
+    pub fn head<'a>(&'a mut self, path: &'a str) -> RequestBuilder<'a> {
         self.request(Method::HEAD, path)
     }
 
     /// A PATCH request.
-    pub fn patch(&mut self, path: &str) -> RequestBuilder<'_> {
+    pub fn patch<'a>(&'a mut self, path: &'a str) -> RequestBuilder<'a> {
         self.request(Method::PATCH, path)
     }
 
     /// A request with any method.
-    pub fn request(&mut self, method: Method, path: &str) -> RequestBuilder<'_> {
+    pub fn request<'a>(&'a mut self, method: Method, path: &'a str) -> RequestBuilder<'a> {
         RequestBuilder {
             timeout: self.timeout,
             keep_alive: self.keep_alive,
             client: self,
             method,
-            path: path.to_string(),
+            path: Cow::Borrowed(path),
             name: None,
-            headers: HeaderMap::new(),
+            headers: None,
             body: Bytes::new(),
             redirects: true,
             error: None,
@@ -201,33 +322,40 @@ impl HttpClient {
 pub struct RequestBuilder<'a> {
     client: &'a mut HttpClient,
     method: Method,
-    path: String,
-    name: Option<String>,
-    headers: HeaderMap,
+    path: Cow<'a, str>,
+    name: Option<Cow<'a, str>>,
+    /// `None` until a header is added: the fast path sends prepared bytes.
+    headers: Option<HeaderMap>,
     body: Bytes,
     timeout: Duration,
     keep_alive: bool,
     redirects: bool,
-    /// A bad header or an unreadable body file: the request fails with it when sent.
+    /// A bad header, query or body: the request fails with it when sent.
     error: Option<HttpError>,
 }
 
-impl RequestBuilder<'_> {
+impl<'a> RequestBuilder<'a> {
     /// The name in the statistics instead of the path (e.g. `/item/[id]` for `/item/42`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn name(mut self, name: impl Into<Cow<'a, str>>) -> Self {
         self.name = Some(name.into());
         self
     }
 
-    /// Adds a header.
+    /// Adds a header (it replaces a client-wide header of the same name).
     pub fn header(mut self, name: &str, value: &str) -> Self {
         match header_pair(name, value) {
             Ok((name, value)) => {
-                self.headers.append(name, value);
+                self.headers
+                    .get_or_insert_with(HeaderMap::new)
+                    .append(name, value);
             }
-            Err(e) => self.error = self.error.or(Some(e)),
+            Err(e) => self.fail(e),
         }
         self
+    }
+
+    fn fail(&mut self, e: HttpError) {
+        self.error.get_or_insert(e);
     }
 
     /// Sets `Content-Type`.
@@ -241,6 +369,77 @@ impl RequestBuilder<'_> {
         self
     }
 
+    /// A JSON body (and `Content-Type: application/json`), from any serde value.
+    ///
+    /// ```no_run
+    /// # async fn task(ctx: &mut boomer_core::Ctx) {
+    /// #[derive(serde::Serialize)]
+    /// struct Login<'a> { username: &'a str, password: &'a str }
+    /// ctx.http().post("/login").json(&Login { username: "u", password: "p" }).send().await;
+    /// # }
+    /// ```
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match body::encode_json(value) {
+            Ok(bytes) => {
+                self.body = bytes;
+                self.content_type("application/json")
+            }
+            Err(e) => {
+                self.fail(e);
+                self
+            }
+        }
+    }
+
+    /// A form body (`application/x-www-form-urlencoded`), from pairs or a serde struct.
+    pub fn form<T: serde::Serialize + ?Sized>(mut self, form: &T) -> Self {
+        match body::encode_form(form) {
+            Ok(bytes) => {
+                self.body = bytes;
+                self.content_type("application/x-www-form-urlencoded")
+            }
+            Err(e) => {
+                self.fail(e);
+                self
+            }
+        }
+    }
+
+    /// Query parameters appended to the path (`?a=1&b=x%20y`), from pairs or a serde
+    /// struct. The recorded name stays the path without them unless [`name`](Self::name)
+    /// says otherwise, as Locust groups `get("/search", params=...)`.
+    ///
+    /// ```no_run
+    /// # async fn task(ctx: &mut boomer_core::Ctx) {
+    /// ctx.http().get("/search").query(&[("q", "red shoes"), ("page", "2")]).send().await;
+    /// # }
+    /// ```
+    pub fn query<T: serde::Serialize + ?Sized>(mut self, query: &T) -> Self {
+        match body::encode_query(query) {
+            Ok(encoded) => {
+                if self.name.is_none() {
+                    self.name = Some(self.path.clone());
+                }
+                let mut path = self.path.into_owned();
+                body::append_query(&mut path, &encoded);
+                self.path = Cow::Owned(path);
+            }
+            Err(e) => self.fail(e),
+        }
+        self
+    }
+
+    /// HTTP basic authentication (`Authorization: Basic ...`).
+    pub fn basic_auth(self, user: &str, password: Option<&str>) -> Self {
+        let value = body::basic_auth(user, password);
+        self.header(AUTHORIZATION.as_str(), &value)
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer_auth(self, token: &str) -> Self {
+        self.header(AUTHORIZATION.as_str(), &format!("Bearer {token}"))
+    }
+
     /// The request body read from a file now; a file that cannot be read fails the request.
     /// In a hot loop, read it once and pass the bytes to [`body`](Self::body) (a clone of
     /// [`Bytes`] is free).
@@ -248,10 +447,10 @@ impl RequestBuilder<'_> {
         let path = path.as_ref();
         match std::fs::read(path) {
             Ok(bytes) => self.body = bytes.into(),
-            Err(e) => {
-                let e = HttpError(format!("cannot read body file {}: {e}", path.display()));
-                self.error = self.error.or(Some(e));
-            }
+            Err(e) => self.fail(HttpError::new(format!(
+                "cannot read body file {}: {e}",
+                path.display()
+            ))),
         }
         self
     }
@@ -278,191 +477,549 @@ impl RequestBuilder<'_> {
     /// when the [`Response`] is dropped, so its verdict can still be changed until then.
     pub async fn send(self) -> Response {
         let start = Instant::now();
-        let name = self.name.clone().unwrap_or_else(|| self.path.clone());
-        let method = self.method.clone();
         let timeout = self.timeout;
-        let result = match tokio::time::timeout(timeout, self.exchange()).await {
-            Ok(result) => result,
-            Err(_) => Err(HttpError(format!("timed out after {timeout:?}"))),
+        let deadline = tokio::time::Instant::from_std(start) + timeout;
+        let method = self.method.clone();
+        let name_hint = self.name.clone();
+        let path = self.path.clone();
+        let client = &mut *self.client;
+        let mut timer = std::mem::take(&mut client.deadline);
+        let request = Request {
+            method: self.method,
+            path: self.path,
+            headers: self.headers,
+            body: self.body,
+            keep_alive: self.keep_alive,
+            redirects: self.redirects,
+            error: self.error,
         };
+        let result = timer.run(deadline, client.exchange(request)).await;
+        client.deadline = timer;
         let elapsed = start.elapsed();
-        let (status, headers, body, error) = match result {
-            Ok(Exchange {
-                status,
-                headers,
-                body,
-                url,
-            }) => {
-                let error = (status >= 400).then(|| status_error(status, &url));
-                (status, headers, body, error)
+        let (ex, error) = match result {
+            Some(Ok(ex)) => {
+                let error = (ex.status >= 400).then(|| status_error(ex.status, &ex.url()));
+                (ex, error)
             }
-            Err(e) => (0, HeaderMap::new(), Bytes::new(), Some(e.0)),
+            Some(Err(e)) => (Exchange::failed(), Some(e.0)),
+            None => {
+                // The connection is mid-exchange: it cannot be reused.
+                client.conn = None;
+                let e = format!("timed out after {timeout:?}");
+                (Exchange::failed(), Some(e))
+            }
         };
+        let name = client.name_of(name_hint, &path, ex.prepared_name.clone());
         Response {
-            status,
-            headers,
-            body,
+            status: ex.status,
+            version: ex.version,
+            head: ex.head,
+            headers: ex.headers,
+            body: ex.body,
             elapsed,
+            timings: ex.timings,
             method,
             name,
             error,
             recorded: false,
         }
     }
+}
 
-    async fn exchange(mut self) -> Result<Exchange, HttpError> {
-        if let Some(e) = self.error.take() {
+/// What a request carries into the exchange.
+struct Request<'a> {
+    method: Method,
+    path: Cow<'a, str>,
+    headers: Option<HeaderMap>,
+    body: Bytes,
+    keep_alive: bool,
+    redirects: bool,
+    error: Option<HttpError>,
+}
+
+impl Request<'_> {
+    fn accepts_encoding(&self, client: &HeaderMap) -> bool {
+        self.headers
+            .as_ref()
+            .is_some_and(|h| h.contains_key(ACCEPT_ENCODING))
+            || client.contains_key(ACCEPT_ENCODING)
+    }
+}
+
+/// A response read whole, before it becomes a [`Response`].
+struct Exchange {
+    status: u16,
+    version: Version,
+    head: Bytes,
+    headers: OnceLock<HeaderMap>,
+    body: Bytes,
+    /// The URL it answered (set once the exchange is done).
+    target: Option<Arc<Target>>,
+    timings: Timings,
+    /// The name of the prepared request that was sent, if it was one.
+    prepared_name: Option<Arc<str>>,
+}
+
+impl Exchange {
+    fn failed() -> Exchange {
+        Exchange {
+            status: 0,
+            version: Version::HTTP_11,
+            head: Bytes::new(),
+            headers: OnceLock::new(),
+            body: Bytes::new(),
+            target: None,
+            timings: Timings::default(),
+            prepared_name: None,
+        }
+    }
+
+    /// The headers, if they were parsed: HTTP/1.1 parses them only when one the client acts
+    /// on (Set-Cookie, Location, Content-Encoding) is there.
+    fn parsed_headers(&self) -> Option<&HeaderMap> {
+        self.headers.get()
+    }
+
+    fn url(&self) -> String {
+        self.target
+            .as_ref()
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    }
+}
+
+impl HttpClient {
+    /// The request and its redirects.
+    async fn exchange(&mut self, mut req: Request<'_>) -> Result<Exchange, HttpError> {
+        if let Some(e) = req.error.take() {
             return Err(e);
         }
-        let mut url = self.url()?;
-        let mut method = self.method.clone();
-        let mut body = std::mem::take(&mut self.body);
+        let decode = req.accepts_encoding(&self.headers);
+        let mut target = None;
         for _ in 0..=MAX_REDIRECTS {
-            let resp = self.once(&method, &url, body.clone()).await?;
-            let location = match resp.headers.get(LOCATION) {
-                Some(l) if self.redirects && is_redirect(resp.status) => l,
-                _ => return Ok(resp),
+            let mut ex = self.once(&mut req, target.take()).await?;
+            let (Some(here), Some(headers)) = (ex.target.clone(), ex.parsed_headers()) else {
+                return Ok(ex);
+            };
+            if self.cookies_on && headers.contains_key(SET_COOKIE) {
+                self.store_cookies(&here, headers);
+            }
+            let location = headers
+                .get(LOCATION)
+                .filter(|_| req.redirects && is_redirect(ex.status));
+            let Some(location) = location else {
+                if decode {
+                    decode_body(&mut ex)?;
+                }
+                return Ok(ex);
             };
             let location = location
                 .to_str()
-                .map_err(|_| HttpError("redirect Location is not text".into()))?;
-            url = resolve(&url, location)?;
-            // As `requests`: 303, and 301/302 except after HEAD, continue as a bodiless GET.
-            if resp.status == 303 || (matches!(resp.status, 301 | 302) && method != Method::HEAD) {
-                method = Method::GET;
-                body = Bytes::new();
+                .map_err(|_| HttpError::new("redirect Location is not text"))?;
+            let next = here.resolve(location)?;
+            // As `requests`: 303, and 301/302 except after HEAD, continue as a bodiless GET;
+            // credentials are not sent to another host.
+            if ex.status == 303 || (matches!(ex.status, 301 | 302) && req.method != Method::HEAD) {
+                req.method = Method::GET;
+                req.body = Bytes::new();
             }
+            if next.host != here.host {
+                if let Some(h) = req.headers.as_mut() {
+                    h.remove(AUTHORIZATION);
+                }
+            }
+            target = Some(Arc::new(next));
         }
-        Err(HttpError(format!("exceeded {MAX_REDIRECTS} redirects")))
+        Err(HttpError::new(format!(
+            "exceeded {MAX_REDIRECTS} redirects"
+        )))
     }
 
-    /// The absolute URL: an absolute `http://` path as is, else the host followed by the
-    /// path (Locust's `f"{base_url}{path}"`).
-    fn url(&self) -> Result<Uri, HttpError> {
-        let text = if self.path.starts_with("http://") || self.path.starts_with("https://") {
-            self.path.clone()
-        } else {
-            let host = self.client.host.as_deref().ok_or_else(|| {
-                HttpError("no host: set one in the master's Host field or with --host".into())
-            })?;
-            format!("{}{}", host.trim_end_matches('/'), self.path)
-        };
-        text.parse()
-            .map_err(|e| HttpError(format!("invalid URL {text:?}: {e}")))
+    fn store_cookies(&mut self, url: &Target, headers: &HeaderMap) {
+        match ::url::Url::parse(&url.to_string()) {
+            Ok(url) => self.jar.store_response(
+                &url,
+                headers.get_all(SET_COOKIE).iter().map(|v| v.as_bytes()),
+            ),
+            Err(e) => tracing::debug!("cookies of {url} not stored: {e}"),
+        }
     }
 
-    /// One request/response on the kept-alive connection (or a new one).
+    fn cookie_header(&self, target: &Target) -> Option<String> {
+        if !self.cookies_on || self.jar.is_empty() {
+            return None;
+        }
+        let url = ::url::Url::parse(&target.to_string()).ok()?;
+        self.jar.request_header(&url)
+    }
+
+    /// One request/response, on the kept-alive connection if it still serves this origin.
+    /// `hop` is a redirect's target; the first request's comes from the path.
     async fn once(
         &mut self,
-        method: &Method,
-        url: &Uri,
-        body: Bytes,
+        req: &mut Request<'_>,
+        hop: Option<Arc<Target>>,
     ) -> Result<Exchange, HttpError> {
-        let target = Target::of(url)?;
-        let reused = self
-            .client
-            .conn
-            .as_ref()
-            .is_some_and(|c| c.authority == target.authority && !c.sender.is_closed());
-        let req = self.build(method, url, &target, body)?;
-        let result = self.round_trip(&target, reused, req.clone_parts()).await;
+        let first_hop = hop.is_none();
+        let fast = first_hop
+            && req.headers.is_none()
+            && req.body.is_empty()
+            && (!self.cookies_on || self.jar.is_empty());
+        let target = match hop {
+            Some(t) => t,
+            None => match &self.prepared {
+                Some(p) if fast && self.prepared_matches(req) => p.target.clone(),
+                _ => Arc::new(Target::parse(&self.absolute(&req.path)?)?),
+            },
+        };
+        let mut timings = Timings::default();
+        timings.reused = self.connect(&target, &mut timings).await?;
+        let result = self.send_on_conn(req, &target, fast, &mut timings).await;
         let result = match result {
-            // The server closed an idle kept-alive connection just as we reused it: retry
-            // once on a new one, as urllib3 does.
-            Err(RoundTripError::Stale) => self.round_trip(&target, false, req.clone_parts()).await,
+            Err(Failed::Stale) => {
+                // The server closed the idle connection as we reused it: once more on a new
+                // one, as urllib3 does.
+                self.conn = None;
+                timings = Timings::default();
+                self.connect(&target, &mut timings).await?;
+                self.send_on_conn(req, &target, fast, &mut timings).await
+            }
             other => other,
         };
-        let (parts, body) = result.map_err(RoundTripError::into_error)?;
-        if !self.keep_alive {
-            self.client.conn = None;
-        }
-        Ok(Exchange {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            body,
-            url: url.clone(),
-        })
-    }
-
-    fn build(
-        &self,
-        method: &Method,
-        url: &Uri,
-        target: &Target,
-        body: Bytes,
-    ) -> Result<ReqParts, HttpError> {
-        let mut headers = self.client.headers.clone();
-        for (name, value) in &self.headers {
-            headers.insert(name.clone(), value.clone());
-        }
-        let host = HeaderValue::from_str(&target.authority)
-            .map_err(|_| HttpError(format!("invalid host in {url}")))?;
-        headers.insert(HOST, host);
-        if !self.keep_alive {
-            headers.insert(CONNECTION, HeaderValue::from_static("close"));
-        }
-        let path = url.path_and_query().map_or("/", |p| p.as_str());
-        Ok(ReqParts {
-            method: method.clone(),
-            path: path.to_string(),
-            headers,
-            body,
-        })
-    }
-
-    async fn round_trip(
-        &mut self,
-        target: &Target,
-        reuse: bool,
-        req: ReqParts,
-    ) -> Result<(hyper::http::response::Parts, Bytes), RoundTripError> {
-        let (mut sender, mut driver) = match self.client.conn.take() {
-            Some(conn) if reuse => (conn.sender, conn.driver),
-            _ => {
-                let (sender, driver) = connect(target).await.map_err(RoundTripError::Fatal)?;
-                (sender, Some(driver))
+        let mut ex = match result {
+            Ok(ex) => ex,
+            Err(Failed::Stale) => {
+                self.conn = None;
+                return Err(HttpError::new("the server closed the connection"));
+            }
+            Err(Failed::Fatal(e)) => {
+                self.conn = None;
+                return Err(e);
             }
         };
-        let request = req.into_request().map_err(RoundTripError::Fatal)?;
-        if drive(&mut driver, sender.ready()).await.is_err() {
-            return Err(if reuse {
-                RoundTripError::Stale
-            } else {
-                RoundTripError::Fatal(HttpError("connection closed".into()))
-            });
+        if !req.keep_alive || !self.conn.as_ref().is_some_and(Conn::usable) {
+            self.conn = None;
         }
-        let resp = match drive(&mut driver, sender.send_request(request)).await {
-            Ok(resp) => resp,
-            Err(e)
-                if reuse && !e.is_timeout() && (e.is_canceled() || e.is_incomplete_message()) =>
-            {
-                return Err(RoundTripError::Stale)
+        ex.target = Some(target);
+        ex.timings = timings;
+        Ok(ex)
+    }
+
+    /// Makes sure a connection to `target`'s origin is open: true if an open one is reused.
+    async fn connect(&mut self, target: &Arc<Target>, t: &mut Timings) -> Result<bool, HttpError> {
+        if let Some(conn) = &self.conn {
+            if conn.origin.same_origin(target) && conn.usable() {
+                return Ok(true);
             }
-            Err(e) => return Err(RoundTripError::Fatal(HttpError(e.to_string()))),
+        }
+        self.conn = None;
+        let opened = conn::open(target, &self.shared).await?;
+        t.connect = opened.connect;
+        t.tls_handshake = opened.tls;
+        t.tls_resumed = opened.resumed;
+        let proto = if opened.h2 {
+            Proto::H2(H2::handshake(opened.stream, &target.authority).await?)
+        } else {
+            Proto::H1(H1::new(opened.stream))
         };
-        let (parts, body) = resp.into_parts();
-        let body = drive(&mut driver, body.collect())
-            .await
-            .map_err(|e| RoundTripError::Fatal(HttpError(e.to_string())))?
-            .to_bytes();
-        self.client.conn = Some(Conn {
-            authority: target.authority.clone(),
-            sender,
-            driver,
+        self.conn = Some(Conn {
+            origin: Arc::clone(target),
+            proto,
         });
-        Ok((parts, body))
+        Ok(false)
     }
+
+    async fn send_on_conn(
+        &mut self,
+        req: &Request<'_>,
+        target: &Arc<Target>,
+        fast: bool,
+        t: &mut Timings,
+    ) -> Result<Exchange, Failed> {
+        let reused = t.reused;
+        let sent = Instant::now();
+        let cookie = self.cookie_header(target);
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Failed::Fatal(HttpError::new("no connection")));
+        };
+        match &mut conn.proto {
+            Proto::H1(h1) => {
+                let head_only = req.method == Method::HEAD;
+                let mut prepared_name = None;
+                let raw = if fast {
+                    let p = prepare(
+                        &mut self.prepared,
+                        &self.host,
+                        &self.headers,
+                        self.headers_version,
+                        req,
+                        target,
+                    );
+                    prepared_name = Some(p.name.clone());
+                    h1.exchange(&p.head, &[], head_only, reused).await?
+                } else {
+                    let mut head = Vec::with_capacity(256);
+                    write_head(&mut head, req, target, &self.headers, cookie.as_deref());
+                    h1.exchange(&head, &req.body, head_only, reused).await?
+                };
+                let done = Instant::now();
+                t.time_to_first_byte = raw.first_byte.saturating_duration_since(sent);
+                t.body = done.saturating_duration_since(raw.first_byte);
+                let headers = OnceLock::new();
+                if raw.set_cookie || raw.location || raw.content_encoding {
+                    let _ = headers.set(h1::header_map(&raw.head));
+                }
+                Ok(Exchange {
+                    status: raw.status,
+                    version: Version::HTTP_11,
+                    head: raw.head,
+                    headers,
+                    body: raw.body,
+                    target: None,
+                    timings: Timings::default(),
+                    prepared_name,
+                })
+            }
+            Proto::H2(h2) => {
+                let request = h2_request(req, target, &self.headers, cookie.as_deref())?;
+                let raw = h2.exchange(request, reused).await?;
+                let done = Instant::now();
+                t.time_to_first_byte = raw.first_byte.saturating_duration_since(sent);
+                t.body = done.saturating_duration_since(raw.first_byte);
+                let headers = OnceLock::new();
+                let _ = headers.set(raw.headers);
+                Ok(Exchange {
+                    status: raw.status,
+                    version: Version::HTTP_2,
+                    head: Bytes::new(),
+                    headers,
+                    body: raw.body,
+                    target: None,
+                    timings: Timings::default(),
+                    prepared_name: None,
+                })
+            }
+        }
+    }
+
+    fn prepared_matches(&self, req: &Request<'_>) -> bool {
+        self.prepared.as_ref().is_some_and(|p| {
+            p.method == req.method
+                && p.keep_alive == req.keep_alive
+                && p.headers_version == self.headers_version
+                && p.path == req.path
+                && same_host(&p.host, &self.host)
+        })
+    }
+
+    /// The absolute URL: an absolute `http(s)://` path as is, else the host followed by the
+    /// path (Locust's `f"{base_url}{path}"`).
+    fn absolute<'p>(&self, path: &'p str) -> Result<Cow<'p, str>, HttpError> {
+        if has_scheme(path) {
+            return Ok(Cow::Borrowed(path));
+        }
+        let host = self.host.as_deref().ok_or_else(|| {
+            HttpError::new("no host: set one in the master's Host field or with --host")
+        })?;
+        Ok(Cow::Owned(format!("{}{path}", host.trim_end_matches('/'))))
+    }
+
+    /// The recorded name: `.name()`, else the path as given; the prepared request's `Arc`
+    /// when it is the same text, so the fast path allocates no name.
+    fn name_of(
+        &self,
+        hint: Option<Cow<'_, str>>,
+        path: &str,
+        prepared: Option<Arc<str>>,
+    ) -> Arc<str> {
+        let text = hint.as_deref().unwrap_or(path);
+        match prepared {
+            Some(name) if &*name == text => name,
+            _ => Arc::from(text),
+        }
+    }
+}
+
+fn has_scheme(path: &str) -> bool {
+    let lower = |n: usize| path.get(..n).map(str::to_ascii_lowercase);
+    lower(7).as_deref() == Some("http://") || lower(8).as_deref() == Some("https://")
+}
+
+fn same_host(a: &Option<Arc<str>>, b: &Option<Arc<str>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// The prepared request for `req`, built if the last one differs.
+fn prepare<'p>(
+    slot: &'p mut Option<Prepared>,
+    host: &Option<Arc<str>>,
+    headers: &HeaderMap,
+    headers_version: u64,
+    req: &Request<'_>,
+    target: &Arc<Target>,
+) -> &'p Prepared {
+    let stale = slot.as_ref().is_none_or(|p| {
+        !(p.method == req.method
+            && p.keep_alive == req.keep_alive
+            && p.headers_version == headers_version
+            && p.path == req.path
+            && same_host(&p.host, host))
+    });
+    if stale {
+        *slot = None;
+    }
+    slot.get_or_insert_with(|| {
+        let mut head = Vec::with_capacity(128);
+        write_head(&mut head, req, target, headers, None);
+        Prepared {
+            method: req.method.clone(),
+            host: host.clone(),
+            path: req.path.to_string(),
+            keep_alive: req.keep_alive,
+            headers_version,
+            target: Arc::clone(target),
+            name: Arc::from(&*req.path),
+            head,
+        }
+    })
+}
+
+/// Writes an HTTP/1.1 request head: the request line, `Host`, the client's headers that
+/// the request does not set itself, the request's, the cookies, the framing.
+fn write_head(
+    out: &mut Vec<u8>,
+    req: &Request<'_>,
+    target: &Target,
+    client: &HeaderMap,
+    cookie: Option<&str>,
+) {
+    let own = req.headers.as_ref();
+    let sets = |name: &HeaderName| own.is_some_and(|h| h.contains_key(name));
+    out.extend_from_slice(req.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    if !sets(&HOST) && !client.contains_key(HOST) {
+        out.extend_from_slice(b"Host: ");
+        out.extend_from_slice(target.authority.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let framing = |n: &HeaderName| {
+        n == hyper::header::CONTENT_LENGTH || n == hyper::header::TRANSFER_ENCODING
+    };
+    for (name, value) in client.iter() {
+        if !sets(name) && !framing(name) {
+            push_header(out, name.as_str(), value.as_bytes());
+        }
+    }
+    for (name, value) in own.into_iter().flat_map(|h| h.iter()) {
+        if !framing(name) {
+            push_header(out, name.as_str(), value.as_bytes());
+        }
+    }
+    if let Some(cookie) = cookie {
+        push_header(out, "cookie", cookie.as_bytes());
+    }
+    if !req.body.is_empty() || matches!(req.method, Method::POST | Method::PUT | Method::PATCH) {
+        push_header(out, "content-length", req.body.len().to_string().as_bytes());
+    }
+    if !req.keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The same request for hyper's HTTP/2 client (absolute URI: `:scheme` and `:authority`).
+fn h2_request(
+    req: &Request<'_>,
+    target: &Target,
+    client: &HeaderMap,
+    cookie: Option<&str>,
+) -> Result<hyper::Request<Full<Bytes>>, Failed> {
+    let mut builder = hyper::Request::builder()
+        .method(req.method.clone())
+        .uri(target.to_string())
+        .version(Version::HTTP_2);
+    let mut headers = client.clone();
+    if let Some(own) = &req.headers {
+        for name in own.keys() {
+            headers.remove(name);
+        }
+        for (name, value) in own {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    // HTTP/2 carries the host as `:authority` and forbids connection-specific headers.
+    for name in [
+        HOST,
+        hyper::header::CONNECTION,
+        hyper::header::TRANSFER_ENCODING,
+    ] {
+        headers.remove(name);
+    }
+    if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
+        headers.insert(COOKIE, cookie);
+    }
+    if let Some(h) = builder.headers_mut() {
+        *h = headers;
+    }
+    builder
+        .body(Full::new(req.body.clone()))
+        .map_err(|e| Failed::Fatal(HttpError::new(format!("invalid request: {e}"))))
+}
+
+fn decode_body(ex: &mut Exchange) -> Result<(), HttpError> {
+    let Some(coding) = ex.parsed_headers().and_then(|h| h.get(CONTENT_ENCODING)) else {
+        return Ok(());
+    };
+    let coding = coding.as_bytes().to_vec();
+    let body = std::mem::take(&mut ex.body);
+    ex.body = body::decode(&coding, body, MAX_DECODED)?;
+    Ok(())
+}
+
+/// Where the time of one request went (the last one, after redirects), as k6 reports it.
+/// Locust's response time is [`Response::elapsed`]: from sending to the end of the body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Name resolution and the TCP handshake (zero on a reused connection).
+    pub connect: Duration,
+    /// The TLS handshake (zero on plain http or a reused connection).
+    pub tls_handshake: Duration,
+    /// From sending the request to the first byte of the response (the server's time).
+    pub time_to_first_byte: Duration,
+    /// From the first byte to the end of the body.
+    pub body: Duration,
+    /// The request went on a connection kept alive from an earlier one.
+    pub reused: bool,
+    /// The TLS handshake resumed an earlier session (no full handshake).
+    pub tls_resumed: bool,
 }
 
 /// A response, read whole. It is recorded when dropped: until then, [`success`](Self::success)
 /// and [`failure`](Self::failure) change its verdict (Locust's `catch_response`).
 pub struct Response {
     status: u16,
-    headers: HeaderMap,
+    version: Version,
+    /// HTTP/1.1's raw head, parsed into `headers` on first use.
+    head: Bytes,
+    headers: OnceLock<HeaderMap>,
     body: Bytes,
     elapsed: Duration,
+    timings: Timings,
     method: Method,
-    name: String,
+    name: Arc<str>,
     error: Option<String>,
     recorded: bool,
 }
@@ -485,10 +1042,15 @@ impl Response {
 
     /// The response headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        self.headers.get_or_init(|| h1::header_map(&self.head))
     }
 
-    /// The response body.
+    /// One header's value as text, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The response body (decoded when the request asked for compression).
     pub fn body(&self) -> &Bytes {
         &self.body
     }
@@ -498,9 +1060,39 @@ impl Response {
         String::from_utf8_lossy(&self.body)
     }
 
-    /// The time from sending to the end of the body (all redirects included).
+    /// The body parsed as JSON into any serde type (or `serde_json::Value`).
+    ///
+    /// ```no_run
+    /// # async fn task(ctx: &mut boomer_core::Ctx) {
+    /// #[derive(serde::Deserialize)]
+    /// struct Token { token: String }
+    /// let mut resp = ctx.http().post("/login").json(&[("user", "u1")]).send().await;
+    /// match resp.json::<Token>() {
+    ///     Ok(t) => ctx.http().set_bearer_auth(&t.token).map(|_| ()).unwrap_or(()),
+    ///     Err(e) => resp.failure(e),
+    /// }
+    /// # }
+    /// ```
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| HttpError::new(format!("the response is not the JSON expected: {e}")))
+    }
+
+    /// HTTP/1.1 or HTTP/2.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The time from sending to the end of the body (all redirects included): the response
+    /// time recorded.
     pub fn elapsed(&self) -> Duration {
         self.elapsed
+    }
+
+    /// Where the time went: connect, TLS, time to first byte, body; whether the connection
+    /// was reused.
+    pub fn timings(&self) -> &Timings {
+        &self.timings
     }
 
     /// Counts the request as a success, whatever its status.
@@ -537,8 +1129,10 @@ impl fmt::Debug for Response {
             .field("method", &self.method)
             .field("name", &self.name)
             .field("status", &self.status)
+            .field("version", &self.version)
             .field("bytes", &self.body.len())
             .field("elapsed", &self.elapsed)
+            .field("timings", &self.timings)
             .field("error", &self.error)
             .finish()
     }
@@ -548,6 +1142,12 @@ impl fmt::Debug for Response {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpError(String);
 
+impl HttpError {
+    pub(crate) fn new(text: impl Into<String>) -> Self {
+        HttpError(text.into())
+    }
+}
+
 impl Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -556,135 +1156,49 @@ impl Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-// ---------------------------------------------------------------------------------------
-// Helpers
-
-struct Exchange {
-    status: u16,
-    headers: HeaderMap,
-    body: Bytes,
-    url: Uri,
+/// The request timeout without a timer per request: one `Sleep` per client, moved only
+/// when it fires before the current request's deadline (with a 60 s timeout, about once a
+/// minute) or when a request's deadline is earlier than the one it is set to.
+#[derive(Default)]
+struct Deadline {
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
-/// Where to connect: `host:port` as sent in the Host header, and the address parts.
-#[derive(Debug)]
-struct Target {
-    authority: String,
-    host: String,
-    port: u16,
-}
-
-impl Target {
-    fn of(url: &Uri) -> Result<Target, HttpError> {
-        match url.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(HttpError(format!(
-                    "{url}: https is not supported by boomer::http (no TLS)"
-                )))
+impl Deadline {
+    /// `fut`'s output, or `None` if `deadline` passed first.
+    async fn run<F: Future>(
+        &mut self,
+        deadline: tokio::time::Instant,
+        fut: F,
+    ) -> Option<F::Output> {
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() > deadline {
+            sleep.as_mut().reset(deadline);
+        }
+        let mut fut = std::pin::pin!(fut);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Some(out));
             }
-            _ => return Err(HttpError(format!("{url}: not an http:// URL"))),
-        }
-        let authority = url
-            .authority()
-            .ok_or_else(|| HttpError(format!("{url}: no host")))?;
-        let host = authority.host();
-        // An IPv6 literal comes bracketed in URLs but not in socket addresses.
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        Ok(Target {
-            authority: authority.as_str().to_string(),
-            host,
-            port: authority.port_u16().unwrap_or(80),
-        })
-    }
-}
-
-async fn connect(target: &Target) -> Result<(SendRequest<Full<Bytes>>, Driver), HttpError> {
-    let stream = TcpStream::connect((target.host.as_str(), target.port))
-        .await
-        .map_err(|e| HttpError(format!("cannot connect to {}: {e}", target.authority)))?;
-    // Requests are small and sent whole: Nagle would only add latency.
-    let _ = stream.set_nodelay(true);
-    http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| HttpError(format!("{}: {e}", target.authority)))
-}
-
-/// Awaits `fut` (the sender's side of a request) while polling the connection's `driver`,
-/// which does the actual reads and writes: the fut first (to hand over the request), then
-/// the driver, then the fut again (to take the response the driver just handed back).
-/// When the driver ends it is dropped, which fails whatever the fut still waits for.
-async fn drive<F: Future>(driver: &mut Option<Driver>, fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
-            return Poll::Ready(out);
-        }
-        match driver.as_mut() {
-            Some(d) => {
-                if Pin::new(d).poll(cx).is_ready() {
-                    *driver = None;
+            while sleep.as_mut().poll(cx).is_ready() {
+                if tokio::time::Instant::now() >= deadline {
+                    return Poll::Ready(None);
                 }
-                fut.as_mut().poll(cx)
+                sleep.as_mut().reset(deadline);
             }
-            None => Poll::Pending,
-        }
-    })
-    .await
-}
-
-/// A request's parts, kept so a stale connection can be retried with the same request.
-struct ReqParts {
-    method: Method,
-    path: String,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl ReqParts {
-    fn clone_parts(&self) -> ReqParts {
-        ReqParts {
-            method: self.method.clone(),
-            path: self.path.clone(),
-            headers: self.headers.clone(),
-            body: self.body.clone(),
-        }
-    }
-
-    fn into_request(self) -> Result<Request<Full<Bytes>>, HttpError> {
-        let mut req = Request::builder()
-            .method(self.method)
-            .uri(self.path)
-            .body(Full::new(self.body))
-            .map_err(|e| HttpError(e.to_string()))?;
-        *req.headers_mut() = self.headers;
-        Ok(req)
-    }
-}
-
-enum RoundTripError {
-    /// A reused connection turned out closed before the request got through.
-    Stale,
-    Fatal(HttpError),
-}
-
-impl RoundTripError {
-    fn into_error(self) -> HttpError {
-        match self {
-            RoundTripError::Stale => HttpError("connection closed by the server".into()),
-            RoundTripError::Fatal(e) => e,
-        }
+            Poll::Pending
+        })
+        .await
     }
 }
 
 fn header_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), HttpError> {
     let n = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| HttpError(format!("invalid header name {name:?}")))?;
+        .map_err(|_| HttpError::new(format!("invalid header name {name:?}")))?;
     let v = HeaderValue::from_str(value)
-        .map_err(|_| HttpError(format!("invalid value for header {name}: {value:?}")))?;
+        .map_err(|_| HttpError::new(format!("invalid value for header {name}: {value:?}")))?;
     Ok((n, v))
 }
 
@@ -692,29 +1206,8 @@ fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
-/// The URL a `Location` points to from `base`: absolute, absolute-path, or relative.
-fn resolve(base: &Uri, location: &str) -> Result<Uri, HttpError> {
-    let text = if location.starts_with("http://") || location.starts_with("https://") {
-        location.to_string()
-    } else {
-        let scheme = base.scheme_str().unwrap_or("http");
-        let authority = base.authority().map_or("", |a| a.as_str());
-        if let Some(rest) = location.strip_prefix("//") {
-            format!("{scheme}://{rest}")
-        } else if location.starts_with('/') {
-            format!("{scheme}://{authority}{location}")
-        } else {
-            let path = base.path();
-            let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-            format!("{scheme}://{authority}{dir}{location}")
-        }
-    };
-    text.parse()
-        .map_err(|e| HttpError(format!("invalid redirect Location {location:?}: {e}")))
-}
-
 /// The failure text of a status >= 400, as `requests`' `raise_for_status` words it.
-fn status_error(status: u16, url: &Uri) -> String {
+fn status_error(status: u16, url: &str) -> String {
     let reason = hyper::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
@@ -724,84 +1217,4 @@ fn status_error(status: u16, url: &Uri) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn uri(s: &str) -> Uri {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn locations_resolve_as_browsers_do() {
-        let base = uri("http://a:8080/x/y?q=1");
-        let cases = [
-            ("/z", "http://a:8080/z"),
-            ("z", "http://a:8080/x/z"),
-            ("http://b/c", "http://b/c"),
-            ("//b:9/c", "http://b:9/c"),
-        ];
-        for (loc, want) in cases {
-            assert_eq!(resolve(&base, loc).unwrap(), uri(want), "{loc}");
-        }
-    }
-
-    #[test]
-    fn status_errors_read_as_requests_words_them() {
-        assert_eq!(
-            status_error(404, &uri("http://h/missing")),
-            "404 Client Error: Not Found for url: http://h/missing"
-        );
-        assert_eq!(
-            status_error(503, &uri("http://h/")),
-            "503 Server Error: Service Unavailable for url: http://h/"
-        );
-    }
-
-    /// A server that answers one request per connection and then closes it, without
-    /// saying so: every reuse finds the connection closed and retries on a new one.
-    #[test]
-    fn a_connection_closed_while_idle_is_retried() {
-        use std::io::{BufRead, BufReader, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream);
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                    line.clear();
-                }
-                let mut out = reader.into_inner();
-                let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-            }
-        });
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let mut client = HttpClient::new(Some(&format!("http://127.0.0.1:{port}")));
-            for _ in 0..3 {
-                let resp = client.get("/").send().await;
-                assert_eq!((resp.status(), resp.error()), (200, None));
-                assert_eq!(&resp.body()[..], b"ok");
-                // Let the server close the connection while it is idle.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        });
-    }
-
-    #[test]
-    fn targets_need_plain_http() {
-        let t = Target::of(&uri("http://[::1]:81/p")).unwrap();
-        assert_eq!(
-            (t.host.as_str(), t.port, t.authority.as_str()),
-            ("::1", 81, "[::1]:81")
-        );
-        assert_eq!(Target::of(&uri("http://h/")).unwrap().port, 80);
-        assert!(Target::of(&uri("https://h/"))
-            .unwrap_err()
-            .0
-            .contains("TLS"));
-    }
-}
+mod tests;
