@@ -32,6 +32,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::stats;
+mod body;
+pub mod cookies;
 
 /// As Locust's FastHttpUser `network_timeout`: long, but a hung server still fails.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
