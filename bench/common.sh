@@ -17,18 +17,27 @@ build() {
 # core and one worker on the load core; leaves the master's CSV in $out/run_*.csv.
 master_run() {
   local users=$1 secs=$2 example=$3; shift 3
-  local port=$((20000 + RANDOM % 20000))
+  local port; port=$(free_port)
   rm -f "$out"/run_*.csv
   taskset -c "$TARGET_CORE" "$locust" -f examples/locustfile.py --master \
     --master-bind-host 127.0.0.1 --master-bind-port "$port" --headless --only-summary \
     -u "$users" -r "$users" -t "${secs}s" --expect-workers 1 --expect-workers-max-wait 30 \
     --csv "$out/run" --exit-code-on-error 0 ${MASTER_ARGS:-} >"$out/master.log" 2>&1 &
   local master=$!
-  env "$@" taskset -c "$LOAD_CORE" "target/release/examples/$example" \
-    --master-host 127.0.0.1 --master-port "$port" -L warn >"$out/worker.log" 2>&1 &
+  # WORKER_WRAP (e.g. /usr/bin/time ...) runs the worker; WORKER_ARGS are more flags.
+  env "$@" taskset -c "$LOAD_CORE" ${WORKER_WRAP:-} "target/release/examples/$example" \
+    --master-host 127.0.0.1 --master-port "$port" -L warn ${WORKER_ARGS:-} >"$out/worker.log" 2>&1 &
   worker_pid=$!
   wait "$master" || true
+  # A master that never started (or died) leaves the worker waiting for it: bounded.
+  for _ in $(seq 100); do kill -0 "$worker_pid" 2>/dev/null || break; sleep 0.1; done
+  kill "$worker_pid" 2>/dev/null || true
   wait "$worker_pid" || true
+}
+
+# free_port: a TCP port nothing listens on now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # csv_col FILE NAME COLUMN: a column of the row named NAME.

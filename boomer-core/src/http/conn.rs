@@ -97,6 +97,10 @@ fn tls_error(e: io::Error, target: &Target) -> HttpError {
                 target.host
             ),
             C::Revoked => format!("the certificate of {host} is revoked"),
+            C::Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => format!(
+                "the certificate of {host} is a CA certificate, not a server's (a self-signed \
+                 CA cannot serve as its own server certificate: sign one with it)"
+            ),
             other => format!("the certificate of {host} is invalid: {other:?}"),
         },
         rustls::Error::AlertReceived(alert) => {
