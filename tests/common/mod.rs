@@ -11,6 +11,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod servers;
+
 pub const LOCUST_VERSION: &str = "2.47.0";
 
 /// The pinned Locust; a missing one fails the test (CI installs it with scripts/install-locust).
