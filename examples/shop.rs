@@ -50,7 +50,12 @@ impl Shopper {
 #[boomer::task(weight = 4)]
 async fn browse(_: &mut Shopper, ctx: &mut Ctx) {
     let query = json!({"page": random(3) + 1, "category": CATEGORIES[random(3)]});
-    ctx.http().get("/products").query(&query).send().await;
+    ctx.http()
+        .get("/products")
+        .query(&query)
+        .name("/products")
+        .send()
+        .await;
 }
 
 #[boomer::task(weight = 3)]

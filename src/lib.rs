@@ -172,12 +172,15 @@ pub use boomer_macros::{on, task};
 /// an `async fn`, returning `()` or `Result<(), E>` where `E: Display`. Tasks without one
 /// belong to the default class. A class needs at least one task.
 pub use boomer_macros::user;
-/// An HTTP/1.1 client that records every request, bound to the user's host: get it with
-/// [`Ctx::http`]. On by default (cargo feature `http`).
+/// An HTTP client that records every request, bound to the user's host: HTTPS, HTTP/2,
+/// a cookie jar per user, JSON; get it with [`Ctx::http`]. On by default (cargo feature
+/// `http`). See [`http::HttpClient`] and, for TLS in code, [`http::HttpConfig`] with
+/// [`Builder::http_config`].
 #[cfg(feature = "http")]
 pub mod http {
     pub use boomer_core::http::{
-        Bytes, HeaderMap, HttpClient, HttpError, Method, RequestBuilder, Response,
+        Bytes, CookieJar, HeaderMap, HttpClient, HttpConfig, HttpError, HttpOptions, Method,
+        RequestBuilder, Response, Timings, Version,
     };
 }
 

@@ -45,14 +45,17 @@ pub struct Certs {
 
 impl Certs {
     pub fn new(dir: &Path) -> Certs {
-        let ca = ca("boomer test CA");
+        let server_ca = ca("boomer test CA");
         let client_ca = ca("boomer client CA");
         let write = |name: &str, pem: String| {
             let path = dir.join(name);
             std::fs::write(&path, pem).expect("write a PEM file");
             path
         };
-        let leaf = |name: &str, sans: &[&str], issuer: &CertifiedIssuer<'static, KeyPair>, expired: bool| {
+        let leaf = |name: &str,
+                    sans: &[&str],
+                    issuer: &CertifiedIssuer<'static, KeyPair>,
+                    expired: bool| {
             let key = KeyPair::generate().expect("a key");
             let mut params =
                 CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
@@ -74,10 +77,10 @@ impl Certs {
             .self_signed(&self_key)
             .expect("self-sign");
         Certs {
-            ca: write("ca.pem", ca.pem()),
-            server: leaf("server", &["127.0.0.1", "localhost"], &ca, false),
-            expired: leaf("expired", &["127.0.0.1"], &ca, true),
-            wrong_host: leaf("wrong_host", &["wrong.example"], &ca, false),
+            ca: write("ca.pem", server_ca.pem()),
+            server: leaf("server", &["127.0.0.1", "localhost"], &server_ca, false),
+            expired: leaf("expired", &["127.0.0.1"], &server_ca, true),
+            wrong_host: leaf("wrong_host", &["wrong.example"], &server_ca, false),
             self_signed: CertFiles {
                 cert: write("self_signed.pem", self_cert.pem()),
                 key: write("self_signed.key", self_key.serialize_pem()),
@@ -144,14 +147,18 @@ impl Server {
             rt.block_on(async move {
                 let listener = TcpListener::from_std(listener).expect("tokio listener");
                 loop {
-                    let Ok((tcp, _)) = listener.accept().await else { continue };
+                    let Ok((tcp, _)) = listener.accept().await else {
+                        continue;
+                    };
                     let _ = tcp.set_nodelay(true);
                     shared.connections.fetch_add(1, Ordering::Relaxed);
                     let (seen, acceptor, h2c) = (shared.clone(), acceptor.clone(), opts.h2c);
                     tokio::spawn(async move {
                         match acceptor {
                             Some(acceptor) => {
-                                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                                let Ok(tls) = acceptor.accept(tcp).await else {
+                                    return;
+                                };
                                 let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
                                 serve(TokioIo::new(tls), h2, seen).await;
                             }
@@ -170,7 +177,13 @@ impl Server {
 
     /// Requests served on `path`.
     pub fn count(&self, path: &str) -> u64 {
-        self.seen.paths.lock().expect("counts").get(path).copied().unwrap_or(0)
+        self.seen
+            .paths
+            .lock()
+            .expect("counts")
+            .get(path)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn total(&self) -> u64 {
@@ -183,8 +196,14 @@ impl Server {
 
     /// The distinct user names that logged in.
     pub fn logins(&self) -> Vec<String> {
-        let mut names: Vec<String> =
-            self.seen.sessions.lock().expect("sessions").values().cloned().collect();
+        let mut names: Vec<String> = self
+            .seen
+            .sessions
+            .lock()
+            .expect("sessions")
+            .values()
+            .cloned()
+            .collect();
         names.sort();
         names
     }
@@ -204,7 +223,9 @@ fn tls_acceptor(tls: &CertFiles, opts: &ServerOpts) -> tokio_rustls::TlsAcceptor
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
             for cert in CertificateDer::pem_file_iter(ca).expect("read the client CA") {
-                roots.add(cert.expect("parse the client CA")).expect("add the client CA");
+                roots
+                    .add(cert.expect("parse the client CA"))
+                    .expect("add the client CA");
             }
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
@@ -259,7 +280,11 @@ fn with(mut resp: Response<Full<Bytes>>, name: &str, value: &str) -> Response<Fu
 }
 
 fn json(status: u16, value: serde_json::Value) -> Response<Full<Bytes>> {
-    with(reply(status, value.to_string()), "content-type", "application/json")
+    with(
+        reply(status, value.to_string()),
+        "content-type",
+        "application/json",
+    )
 }
 
 /// `/` hello; `/missing`, `/gone` 404; `/redirect` → `/`; `/to?URL` → URL; `/login` (POST
@@ -268,17 +293,35 @@ fn json(status: u16, value: serde_json::Value) -> Response<Full<Bytes>> {
 async fn route(req: Request<Incoming>, seen: &Seen, h2: bool) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    *seen.paths.lock().expect("counts").entry(path.clone()).or_insert(0) += 1;
+    *seen
+        .paths
+        .lock()
+        .expect("counts")
+        .entry(path.clone())
+        .or_insert(0) += 1;
     if h2 {
         seen.h2_requests.fetch_add(1, Ordering::Relaxed);
     }
     let method = req.method().to_string();
     let header = |name: &str| {
-        req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
     };
-    let (cookie, auth, ctype, accept) =
-        (header("cookie"), header("authorization"), header("content-type"), header("accept-encoding"));
-    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let (cookie, auth, ctype, accept) = (
+        header("cookie"),
+        header("authorization"),
+        header("content-type"),
+        header("accept-encoding"),
+    );
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     match path.as_str() {
         "/" => reply(200, "hello"),
         "/redirect" => with(reply(302, ""), "location", "/"),
@@ -287,11 +330,20 @@ async fn route(req: Request<Incoming>, seen: &Seen, h2: bool) -> Response<Full<B
             let user = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v["username"].as_str().map(str::to_string));
-            let Some(user) = user else { return reply(400, "no username") };
+            let Some(user) = user else {
+                return reply(400, "no username");
+            };
             let id = format!("s{}", seen.next_session.fetch_add(1, Ordering::Relaxed));
-            seen.sessions.lock().expect("sessions").insert(id.clone(), user.clone());
+            seen.sessions
+                .lock()
+                .expect("sessions")
+                .insert(id.clone(), user.clone());
             let resp = json(200, serde_json::json!({ "token": format!("t-{user}") }));
-            with(resp, "set-cookie", &format!("session={id}; Path=/; HttpOnly"))
+            with(
+                resp,
+                "set-cookie",
+                &format!("session={id}; Path=/; HttpOnly"),
+            )
         }
         "/me" => {
             let session = cookie

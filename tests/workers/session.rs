@@ -76,7 +76,7 @@ async fn visit(member: &mut Member, ctx: &mut Ctx) {
         tokio::time::sleep(Duration::from_millis(20)).await;
         return;
     }
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         let mut resp = ctx.http().get("/me").send().await;
         match resp.json::<Me>() {
             Ok(me) if me.username == member.name => {}
@@ -92,6 +92,7 @@ async fn visit(member: &mut Member, ctx: &mut Ctx) {
             .http()
             .post("/echo")
             .query(&[("user", member.name.as_str())])
+            .name("/echo")
             .json(&item)
             .send()
             .await;

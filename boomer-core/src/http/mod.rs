@@ -405,9 +405,9 @@ impl<'a> RequestBuilder<'a> {
         }
     }
 
-    /// Query parameters appended to the path (`?a=1&b=x%20y`), from pairs or a serde
-    /// struct. The recorded name stays the path without them unless [`name`](Self::name)
-    /// says otherwise, as Locust groups `get("/search", params=...)`.
+    /// Query parameters appended to the path (`?a=1&b=x+y`), from pairs or a serde
+    /// struct. As with Locust's `get("/search", params=...)`, the recorded name is the path
+    /// with its query: give a [`name`](Self::name) to group them.
     ///
     /// ```no_run
     /// # async fn task(ctx: &mut boomer_core::Ctx) {
@@ -417,9 +417,6 @@ impl<'a> RequestBuilder<'a> {
     pub fn query<T: serde::Serialize + ?Sized>(mut self, query: &T) -> Self {
         match body::encode_query(query) {
             Ok(encoded) => {
-                if self.name.is_none() {
-                    self.name = Some(self.path.clone());
-                }
                 let mut path = self.path.into_owned();
                 body::append_query(&mut path, &encoded);
                 self.path = Cow::Owned(path);
