@@ -12,6 +12,10 @@ use common::*;
 
 const RUN: Duration = Duration::from_secs(60);
 
+/// A CSV row by column, and the stats rows by name.
+type Row = HashMap<String, String>;
+type Rows = HashMap<String, Row>;
+
 /// One headless run of `worker` (5 s, `users` users) with the master's Host set to `host`;
 /// returns the master's stats rows by name and its failure rows.
 fn run(
@@ -21,10 +25,7 @@ fn run(
     host: &str,
     env: &[(&str, &str)],
     flags: &[&str],
-) -> (
-    HashMap<String, HashMap<String, String>>,
-    Vec<HashMap<String, String>>,
-) {
+) -> (Rows, Vec<Row>) {
     let dir = scratch(test);
     let port = free_port();
     let mut master = headless_master(
@@ -45,7 +46,7 @@ fn run(
     (rows, csv_records(&dir.join("run_failures.csv")))
 }
 
-fn count(rows: &HashMap<String, HashMap<String, String>>, name: &str, col: &str) -> u64 {
+fn count(rows: &Rows, name: &str, col: &str) -> u64 {
     rows.get(name)
         .unwrap_or_else(|| panic!("no row {name} in {rows:?}"))[col]
         .parse()
