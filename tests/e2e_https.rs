@@ -46,6 +46,14 @@ fn run(
     (rows, csv_records(&dir.join("run_failures.csv")))
 }
 
+/// A TLS server (HTTP/2 and HTTP/1.1 by ALPN) with the certificate for 127.0.0.1.
+fn tls_server(certs: &Certs) -> Server {
+    Server::start(ServerOpts {
+        tls: Some(certs.server.clone()),
+        ..ServerOpts::default()
+    })
+}
+
 fn count(rows: &Rows, name: &str, col: &str) -> u64 {
     rows.get(name)
         .unwrap_or_else(|| panic!("no row {name} in {rows:?}"))[col]
@@ -107,10 +115,7 @@ fn https_requests_are_counted_as_served() {
 fn http2_requests_are_counted_as_served() {
     let dir = scratch("h2-certs");
     let certs = Certs::new(&dir);
-    let server = Server::start(ServerOpts {
-        tls: Some(certs.server.clone()),
-        ..ServerOpts::default()
-    });
+    let server = tls_server(&certs);
     let ca = certs.ca.display().to_string();
     conserve("h2", &server, &["--ca-cert", &ca]);
     // ALPN chose HTTP/2 for every request, on one connection per user.
@@ -126,10 +131,7 @@ fn http2_requests_are_counted_as_served() {
     assert!(conns <= 8, "{conns} connections for 8 users");
 
     // The same server with --http1-only: HTTP/1.1 over TLS.
-    let h1 = Server::start(ServerOpts {
-        tls: Some(certs.server.clone()),
-        ..ServerOpts::default()
-    });
+    let h1 = tls_server(&certs);
     conserve("h2-off", &h1, &["--ca-cert", &ca, "--http1-only"]);
     assert_eq!(
         h1.seen
@@ -159,10 +161,7 @@ fn h2c_with_prior_knowledge_is_counted_as_served() {
 fn sessions_keep_their_cookies_apart_and_json_round_trips() {
     let dir = scratch("session-certs");
     let certs = Certs::new(&dir);
-    let server = Server::start(ServerOpts {
-        tls: Some(certs.server.clone()),
-        ..ServerOpts::default()
-    });
+    let server = tls_server(&certs);
     let ca = certs.ca.display().to_string();
     let (rows, failures) = run(
         "session",
@@ -191,10 +190,7 @@ fn sessions_keep_their_cookies_apart_and_json_round_trips() {
 fn a_redirect_from_http_to_https_is_followed() {
     let dir = scratch("redirect-certs");
     let certs = Certs::new(&dir);
-    let tls = Server::start(ServerOpts {
-        tls: Some(certs.server.clone()),
-        ..ServerOpts::default()
-    });
+    let tls = tls_server(&certs);
     let plain = Server::start(ServerOpts::default());
     let path = format!("/to?{}/", tls.url());
     let ca = certs.ca.display().to_string();
@@ -321,13 +317,7 @@ fn client_certificates_are_presented_when_asked() {
 fn a_host_change_moves_users_between_protocols() {
     let dir = scratch("host-h2");
     let certs = Certs::new(&dir);
-    let (a, b) = (
-        Server::start(ServerOpts::default()),
-        Server::start(ServerOpts {
-            tls: Some(certs.server.clone()),
-            ..ServerOpts::default()
-        }),
-    );
+    let (a, b) = (Server::start(ServerOpts::default()), tls_server(&certs));
     let port = free_port();
     let (_master, web) = web_master(&dir, "examples/locustfile.py", port, &[]);
     let ca = certs.ca.display().to_string();
@@ -361,10 +351,7 @@ fn a_host_change_moves_users_between_protocols() {
 fn reconnects_resume_tls_and_timings_tell_the_phases() {
     let dir = scratch("resume-certs");
     let certs = Certs::new(&dir);
-    let server = Server::start(ServerOpts {
-        tls: Some(certs.server.clone()),
-        ..ServerOpts::default()
-    });
+    let server = tls_server(&certs);
     let config = boomer::http::HttpConfig::new().ca_cert_file(&certs.ca);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -378,25 +378,20 @@ impl<'a> RequestBuilder<'a> {
     /// ctx.http().post("/login").json(&Login { username: "u", password: "p" }).send().await;
     /// # }
     /// ```
-    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
-        match body::encode_json(value) {
-            Ok(bytes) => {
-                self.body = bytes;
-                self.content_type("application/json")
-            }
-            Err(e) => {
-                self.fail(e);
-                self
-            }
-        }
+    pub fn json<T: serde::Serialize + ?Sized>(self, value: &T) -> Self {
+        self.encoded_body(body::encode_json(value), "application/json")
     }
 
     /// A form body (`application/x-www-form-urlencoded`), from pairs or a serde struct.
-    pub fn form<T: serde::Serialize + ?Sized>(mut self, form: &T) -> Self {
-        match body::encode_form(form) {
+    pub fn form<T: serde::Serialize + ?Sized>(self, form: &T) -> Self {
+        self.encoded_body(body::encode_form(form), "application/x-www-form-urlencoded")
+    }
+
+    fn encoded_body(mut self, encoded: Result<Bytes, HttpError>, content_type: &str) -> Self {
+        match encoded {
             Ok(bytes) => {
                 self.body = bytes;
-                self.content_type("application/x-www-form-urlencoded")
+                self.content_type(content_type)
             }
             Err(e) => {
                 self.fail(e);
@@ -662,12 +657,24 @@ impl HttpClient {
             && req.headers.is_none()
             && req.body.is_empty()
             && (!self.cookies_on || self.jar.is_empty());
-        let target = match hop {
-            Some(t) => t,
-            None => match &self.prepared {
-                Some(p) if fast && self.prepared_matches(req) => p.target.clone(),
-                _ => Arc::new(Target::parse(&self.absolute(&req.path)?)?),
-            },
+        // A plain request like the last one reuses its parsed target and bytes; another
+        // plain one replaces them (the retry below and `send_on_conn` use what is there).
+        let version = self.headers_version;
+        let hit = self
+            .prepared
+            .as_ref()
+            .filter(|p| fast && p.matches(req, &self.host, version))
+            .map(|p| p.target.clone());
+        let target = match (hop, hit) {
+            (Some(t), _) | (None, Some(t)) => t,
+            (None, None) => {
+                let target = Arc::new(Target::parse(&self.absolute(&req.path)?)?);
+                if fast {
+                    let p = Prepared::new(req, &target, &self.host, &self.headers, version);
+                    self.prepared = Some(p);
+                }
+                target
+            }
         };
         let mut timings = Timings::default();
         timings.reused = self.connect(&target, &mut timings).await?;
@@ -743,15 +750,7 @@ impl HttpClient {
             Proto::H1(h1) => {
                 let head_only = req.method == Method::HEAD;
                 let mut prepared_name = None;
-                let raw = if fast {
-                    let p = prepare(
-                        &mut self.prepared,
-                        &self.host,
-                        &self.headers,
-                        self.headers_version,
-                        req,
-                        target,
-                    );
+                let raw = if let Some(p) = self.prepared.as_ref().filter(|_| fast) {
                     prepared_name = Some(p.name.clone());
                     h1.exchange(&p.head, &[], head_only, reused).await?
                 } else {
@@ -799,16 +798,6 @@ impl HttpClient {
         }
     }
 
-    fn prepared_matches(&self, req: &Request<'_>) -> bool {
-        self.prepared.as_ref().is_some_and(|p| {
-            p.method == req.method
-                && p.keep_alive == req.keep_alive
-                && p.headers_version == self.headers_version
-                && p.path == req.path
-                && same_host(&p.host, &self.host)
-        })
-    }
-
     /// The absolute URL: an absolute `http(s)://` path as is, else the host followed by the
     /// path (Locust's `f"{base_url}{path}"`).
     fn absolute<'p>(&self, path: &'p str) -> Result<Cow<'p, str>, HttpError> {
@@ -850,26 +839,14 @@ fn same_host(a: &Option<Arc<str>>, b: &Option<Arc<str>>) -> bool {
     }
 }
 
-/// The prepared request for `req`, built if the last one differs.
-fn prepare<'p>(
-    slot: &'p mut Option<Prepared>,
-    host: &Option<Arc<str>>,
-    headers: &HeaderMap,
-    headers_version: u64,
-    req: &Request<'_>,
-    target: &Arc<Target>,
-) -> &'p Prepared {
-    let stale = slot.as_ref().is_none_or(|p| {
-        !(p.method == req.method
-            && p.keep_alive == req.keep_alive
-            && p.headers_version == headers_version
-            && p.path == req.path
-            && same_host(&p.host, host))
-    });
-    if stale {
-        *slot = None;
-    }
-    slot.get_or_insert_with(|| {
+impl Prepared {
+    fn new(
+        req: &Request<'_>,
+        target: &Arc<Target>,
+        host: &Option<Arc<str>>,
+        headers: &HeaderMap,
+        headers_version: u64,
+    ) -> Prepared {
         let mut head = Vec::with_capacity(128);
         write_head(&mut head, req, target, headers, None);
         Prepared {
@@ -882,7 +859,16 @@ fn prepare<'p>(
             name: Arc::from(&*req.path),
             head,
         }
-    })
+    }
+
+    /// `req` would be sent as these same bytes.
+    fn matches(&self, req: &Request<'_>, host: &Option<Arc<str>>, headers_version: u64) -> bool {
+        self.method == req.method
+            && self.keep_alive == req.keep_alive
+            && self.headers_version == headers_version
+            && self.path == req.path
+            && same_host(&self.host, host)
+    }
 }
 
 /// Writes an HTTP/1.1 request head: the request line, `Host`, the client's headers that
