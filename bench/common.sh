@@ -21,7 +21,7 @@ master_run() {
   rm -f "$out"/run_*.csv
   taskset -c "$TARGET_CORE" "$locust" -f examples/locustfile.py --master \
     --master-bind-host 127.0.0.1 --master-bind-port "$port" --headless --only-summary \
-    -u "$users" -r "$users" -t "${secs}s" --expect-workers 1 --expect-workers-max-wait 30 \
+    -u "$users" -r "${SPAWN_RATE:-$users}" -t "${secs}s" --expect-workers 1 --expect-workers-max-wait 30 \
     --csv "$out/run" --exit-code-on-error 0 ${MASTER_ARGS:-} >"$out/master.log" 2>&1 &
   local master=$!
   # WORKER_WRAP (e.g. /usr/bin/time ...) runs the worker; WORKER_ARGS are more flags.

@@ -52,6 +52,17 @@ pub use boomer_core::{
 };
 pub use boomer_macros::{on, task};
 
+/// Random numbers for tasks, as Python's `random` in a locustfile: the
+/// [`fastrand`](https://docs.rs/fastrand/2) crate (a fast, per-thread generator; not for
+/// secrets).
+///
+/// ```
+/// let page = boomer::random::usize(1..=3);
+/// let category = boomer::random::choice(["books", "games", "music"]).unwrap_or("books");
+/// assert!((1..=3).contains(&page) && !category.is_empty());
+/// ```
+pub use fastrand as random;
+
 /// Makes a struct a user class, as a Locust `User` subclass: each user of the class owns
 /// one value of the struct (a session token, a client, counters), built when the user
 /// starts, handed to the class's tasks, torn down when it stops.

@@ -1,13 +1,16 @@
 //! A cheap wall clock for the record path.
 //!
 //! Every record needs the time only for Locust's per-second request counts and the last
-//! request's timestamp, where a millisecond or four do not matter. Even the kernel's coarse
-//! clock (`CLOCK_REALTIME_COARSE`, the last tick, resolution 1–4 ms) costs a vDSO call and
-//! its seqlock reads: a fifth of `record_success`. So while records flow, a ticker thread
-//! reads that clock every millisecond into one atomic, and a record only loads it (a
-//! read-mostly cache line: one miss per core per tick, no write from the record path).
-//! The ticker starts on the first record and stops when the reporter drains an empty
-//! window ([`idle`]); meanwhile, or if it cannot start, records read the clock themselves.
+//! request's timestamp, where a millisecond or four do not matter. The kernel's coarse
+//! clock (`CLOCK_REALTIME_COARSE`, the last tick, resolution 1–4 ms) is a vDSO call of
+//! ~20 ns and no syscall: nothing at light load. At millions of records per second per
+//! core it is a fifth of `record_success`, so there a ticker thread reads that clock once
+//! per clock tick into one atomic and a record only loads it (a read-mostly cache line:
+//! one miss per core per tick, no write from the record path).
+//!
+//! The reporter decides, at each drain, from the rate it has just seen ([`observe`]): the
+//! ticker runs only while records come faster than [`TICKER_RATE`], so a light or idle
+//! worker has no thread waking up a thousand times a second.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
@@ -19,51 +22,92 @@ const IDLE: u8 = 0;
 const RUNNING: u8 = 1;
 const STOPPING: u8 = 2;
 const FAILED: u8 = 3;
-const TICK: Duration = Duration::from_millis(1);
 
-/// Seconds since the Unix epoch, to the kernel's tick (at most a tick and a millisecond
-/// old).
+/// Records per second (all threads) above which the ticker pays for itself: below it, the
+/// clock reads cost less than a thread waking every tick (measured in BENCHMARKS.md §5).
+pub(crate) const TICKER_RATE: f64 = 2_000_000.0;
+
+/// Seconds since the Unix epoch, to the kernel's tick (at most two ticks old).
 #[inline(always)]
 pub(crate) fn coarse_epoch() -> f64 {
     let bits = NOW.load(Ordering::Relaxed);
     if bits != 0 {
         return f64::from_bits(bits);
     }
-    unticked()
-}
-
-/// No ticker runs: read the clock, and start one.
-#[cold]
-#[inline(never)]
-fn unticked() -> f64 {
-    if TICKER
-        .compare_exchange(IDLE, RUNNING, Ordering::AcqRel, Ordering::Relaxed)
-        .is_ok()
-    {
-        let spawned = std::thread::Builder::new()
-            .name("boomer-clock".into())
-            .stack_size(64 * 1024)
-            .spawn(tick);
-        if spawned.is_err() {
-            TICKER.store(FAILED, Ordering::Release);
-        }
-    }
     read_coarse()
 }
 
-fn tick() {
-    while TICKER.load(Ordering::Acquire) == RUNNING {
-        NOW.store(read_coarse().to_bits(), Ordering::Relaxed);
-        std::thread::sleep(TICK);
+/// The reporter drained `records` recorded over `secs`: start the ticker at a high rate,
+/// let it go at a low one.
+pub(crate) fn observe(records: u64, secs: f64) {
+    // Half a second at least: a burst of a few records drained at once is no rate.
+    if secs >= 0.5 && records as f64 / secs >= TICKER_RATE {
+        start();
+    } else {
+        let _ = TICKER.compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Relaxed);
     }
-    NOW.store(0, Ordering::Relaxed);
-    TICKER.store(IDLE, Ordering::Release);
 }
 
-/// Nothing was recorded for a while (an empty report window): let the ticker go; the next
-/// record starts it again.
-pub(crate) fn idle() {
-    let _ = TICKER.compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Relaxed);
+fn start() {
+    match TICKER.compare_exchange(IDLE, RUNNING, Ordering::AcqRel, Ordering::Relaxed) {
+        Ok(_) => {
+            let spawned = std::thread::Builder::new()
+                .name("boomer-clock".into())
+                .stack_size(64 * 1024)
+                .spawn(tick);
+            if spawned.is_err() {
+                TICKER.store(FAILED, Ordering::Release);
+            }
+        }
+        // Asked to stop but not gone yet: keep it.
+        Err(STOPPING) => {
+            let _ = TICKER.compare_exchange(STOPPING, RUNNING, Ordering::AcqRel, Ordering::Relaxed);
+        }
+        Err(_) => {}
+    }
+}
+
+fn tick() {
+    let period = resolution();
+    loop {
+        while TICKER.load(Ordering::Acquire) == RUNNING {
+            NOW.store(read_coarse().to_bits(), Ordering::Relaxed);
+            std::thread::sleep(period);
+        }
+        NOW.store(0, Ordering::Relaxed);
+        // A start() between the loop's last check and here found STOPPING and made it
+        // RUNNING again: then this thread goes on ticking.
+        if TICKER
+            .compare_exchange(STOPPING, IDLE, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+            || TICKER.load(Ordering::Acquire) != RUNNING
+        {
+            return;
+        }
+    }
+}
+
+/// How often the coarse clock changes: waking more often would read the same value.
+#[cfg(target_os = "linux")]
+fn resolution() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live, aligned, writable timespec owned by this frame, and
+    // clock_getres writes nothing but it.
+    let rc = unsafe { libc::clock_getres(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    let nanos = if rc == 0 && ts.tv_sec == 0 {
+        ts.tv_nsec
+    } else {
+        1_000_000
+    };
+    Duration::from_nanos(nanos.clamp(1_000_000, 10_000_000) as u64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn resolution() -> Duration {
+    Duration::from_millis(1)
 }
 
 #[cfg(target_os = "linux")]
@@ -90,14 +134,54 @@ fn read_coarse() -> f64 {
 mod tests {
     use super::*;
 
+    fn close_to_wall_clock(what: &str) {
+        let (a, b) = (coarse_epoch(), crate::stats::now_epoch());
+        assert!((a - b).abs() < 0.1, "{what}: coarse {a} vs precise {b}");
+    }
+
+    /// Other tests' drains observe low rates and may stop the ticker meanwhile: each step
+    /// asks again until it sees its state (bounded).
+    fn until(mut ask: impl FnMut(), mut seen: impl FnMut() -> bool) -> bool {
+        for _ in 0..2000 {
+            ask();
+            if seen() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        false
+    }
+
     #[test]
-    fn the_coarse_clock_is_the_wall_clock() {
-        let (a, b) = (coarse_epoch(), crate::stats::now_epoch());
-        assert!((a - b).abs() < 0.1, "coarse {a} vs precise {b}");
-        // Ticked (or read directly if the ticker is between runs): still the wall clock.
-        std::thread::sleep(Duration::from_millis(20));
-        let (a, b) = (coarse_epoch(), crate::stats::now_epoch());
-        assert!((a - b).abs() < 0.1, "ticked {a} vs precise {b}");
+    fn the_coarse_clock_is_the_wall_clock_with_and_without_the_ticker() {
+        close_to_wall_clock("before");
+        // A burst is no rate: no ticker for it.
+        observe(10_000_000, 0.01);
+        assert!(
+            until(
+                || observe(10_000_000, 1.0),
+                || NOW.load(Ordering::Relaxed) != 0
+            ),
+            "the ticker never ticked"
+        );
+        close_to_wall_clock("ticked");
+        assert!(
+            until(
+                || observe(10, 1.0),
+                || TICKER.load(Ordering::Acquire) == IDLE
+            ),
+            "the ticker did not stop"
+        );
+        close_to_wall_clock("after");
         assert_ne!(TICKER.load(Ordering::Relaxed), FAILED);
+    }
+
+    #[test]
+    fn the_tick_is_the_coarse_clock_resolution() {
+        let r = resolution();
+        assert!(
+            r >= Duration::from_millis(1) && r <= Duration::from_millis(10),
+            "{r:?}"
+        );
     }
 }

@@ -291,10 +291,13 @@ impl ShardCell {
 
 struct Hub {
     shards: Mutex<Vec<Arc<ShardCell>>>,
+    /// When [`drain`] last ran: the rate it tells the clock is per second of this.
+    last_drain: Mutex<Option<std::time::Instant>>,
 }
 
 static HUB: Hub = Hub {
     shards: Mutex::new(Vec::new()),
+    last_drain: Mutex::new(None),
 };
 
 thread_local! {
@@ -339,9 +342,12 @@ pub(crate) fn drain() -> Window {
     }
     // Shards whose thread has exited are held only here and are now empty: let them go.
     shards.retain(|s| Arc::strong_count(s) > 1);
-    if window.is_empty() {
-        clock::idle();
-    }
+    drop(shards);
+    let now = std::time::Instant::now();
+    let mut last = lock(&HUB.last_drain);
+    let secs = last.map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+    *last = Some(now);
+    clock::observe(window.num_requests(), secs);
     window
 }
 
@@ -629,6 +635,11 @@ impl Window {
     /// The entry of `(method, name)`, if anything was recorded for it.
     pub fn entry(&self, method: &str, name: &str) -> Option<&Entry> {
         self.entries.get(&(method.to_string(), name.to_string()))
+    }
+
+    /// Requests recorded in the window, over all entries.
+    pub(crate) fn num_requests(&self) -> u64 {
+        self.entries.values().map(|e| e.num_requests).sum()
     }
 
     /// All entries merged: the `Aggregated` row.
