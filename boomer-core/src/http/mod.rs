@@ -485,7 +485,12 @@ impl<'a> RequestBuilder<'a> {
             redirects: self.redirects,
             error: self.error,
         };
-        let result = timer.run(deadline, client.exchange(request)).await;
+        let result = {
+            // Pinned here and lent to `run`: a future passed by value would be carried (and
+            // copied) twice more, kilobytes per request.
+            let mut exchange = std::pin::pin!(client.exchange(request));
+            timer.run(deadline, exchange.as_mut()).await
+        };
         client.deadline = timer;
         let elapsed = start.elapsed();
         let (ex, error) = match result {
@@ -676,19 +681,21 @@ impl HttpClient {
                 target
             }
         };
-        let mut timings = Timings::default();
-        timings.reused = self.connect(&target, &mut timings).await?;
-        let result = self.send_on_conn(req, &target, fast, &mut timings).await;
-        let result = match result {
-            Err(Failed::Stale) => {
+        let mut timings;
+        let mut retried = false;
+        // One await of each (not a second pair for the retry): the future stays small.
+        let result = loop {
+            timings = Timings::default();
+            timings.reused = self.connect(&target, &mut timings).await?;
+            match self.send_on_conn(req, &target, fast, &mut timings).await {
                 // The server closed the idle connection as we reused it: once more on a new
                 // one, as urllib3 does.
-                self.conn = None;
-                timings = Timings::default();
-                self.connect(&target, &mut timings).await?;
-                self.send_on_conn(req, &target, fast, &mut timings).await
+                Err(Failed::Stale) if !retried => {
+                    self.conn = None;
+                    retried = true;
+                }
+                other => break other,
             }
-            other => other,
         };
         let mut ex = match result {
             Ok(ex) => ex,
@@ -717,12 +724,15 @@ impl HttpClient {
             }
         }
         self.conn = None;
-        let opened = conn::open(target, &self.shared).await?;
+        // Boxed, as the HTTP/2 exchange below: the connect and handshake futures are
+        // kilobytes that every request's future would otherwise carry and copy (measured:
+        // ~3 % of the worker's CPU in memmove on HTTP/1.1, BENCHMARKS.md §2b).
+        let opened = Box::pin(conn::open(target, &self.shared)).await?;
         t.connect = opened.connect;
         t.tls_handshake = opened.tls;
         t.tls_resumed = opened.resumed;
         let proto = if opened.h2 {
-            Proto::H2(H2::handshake(opened.stream, &target.authority).await?)
+            Proto::H2(Box::pin(H2::handshake(opened.stream, &target.authority)).await?)
         } else {
             Proto::H1(H1::new(opened.stream))
         };
@@ -778,7 +788,7 @@ impl HttpClient {
             }
             Proto::H2(h2) => {
                 let request = h2_request(req, target, &self.headers, cookie.as_deref())?;
-                let raw = h2.exchange(request, reused).await?;
+                let raw = Box::pin(h2.exchange(request, reused)).await?;
                 let done = Instant::now();
                 t.time_to_first_byte = raw.first_byte.saturating_duration_since(sent);
                 t.body = done.saturating_duration_since(raw.first_byte);
