@@ -40,11 +40,23 @@ pub fn record_success(kind: &str, name: &str, elapsed: Duration, bytes: u64) {
 /// boomer_core::record_failure("udp", "send", Duration::from_millis(30), "timed out");
 /// ```
 pub fn record_failure(kind: &str, name: &str, elapsed: Duration, error: impl Display) {
+    record_failure_sized(kind, name, elapsed, 0, error);
+}
+
+/// [`record_failure`] of a response that had a body of `bytes` (Locust counts a failed
+/// response's length too).
+pub(crate) fn record_failure_sized(
+    kind: &str,
+    name: &str,
+    elapsed: Duration,
+    bytes: u64,
+    error: impl Display,
+) {
     let now = clock::coarse_epoch();
     let error = error.to_string();
     with_shard(|shard| {
         let entry = shard.entry(kind, name);
-        entry.log(elapsed, 0, now);
+        entry.log(elapsed, bytes, now);
         entry.log_error(error, now);
     });
 }

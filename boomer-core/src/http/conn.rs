@@ -40,7 +40,7 @@ pub(crate) async fn open(target: &Target, shared: &Shared) -> Result<Opened, Htt
     let start = Instant::now();
     let tcp = TcpStream::connect((target.host.as_str(), target.port))
         .await
-        .map_err(|e| HttpError::new(format!("cannot connect to {}: {e}", target.authority)))?;
+        .map_err(|e| HttpError::new(super::pyerr::os_error(&e)))?;
     // Requests are small and sent whole: Nagle would only add latency.
     let _ = tcp.set_nodelay(true);
     let connect = start.elapsed();

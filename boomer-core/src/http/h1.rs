@@ -16,7 +16,7 @@ use hyper::HeaderMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::conn::Stream;
-use super::HttpError;
+use super::{pyerr, HttpError};
 
 /// A response head larger than this is refused (nginx's default limit is 8 KiB per line).
 const MAX_HEAD: usize = 256 * 1024;
@@ -102,7 +102,7 @@ impl H1 {
             return Err(if reused {
                 Failed::Stale
             } else {
-                Failed::Fatal(HttpError::new(format!("cannot send the request: {e}")))
+                Failed::Fatal(HttpError::new(pyerr::os_error(&e)))
             });
         }
         let (framing, first_byte) = self.read_head(reused).await?;
@@ -171,21 +171,14 @@ impl H1 {
                 Ok(0) if self.buf.is_empty() && first_byte.is_none() && reused => {
                     return Err(Failed::Stale)
                 }
-                Ok(0) => {
-                    return Err(HttpError::new(
-                        "the server closed the connection before the response ended",
-                    )
-                    .into())
-                }
+                Ok(0) => return Err(HttpError::new(pyerr::remote_disconnected()).into()),
                 Ok(_) => {
                     first_byte.get_or_insert_with(Instant::now);
                 }
                 Err(e) if reused && first_byte.is_none() && is_reset(&e) => {
                     return Err(Failed::Stale)
                 }
-                Err(e) => {
-                    return Err(HttpError::new(format!("cannot read the response: {e}")).into())
-                }
+                Err(e) => return Err(HttpError::new(pyerr::os_error(&e)).into()),
             }
         }
     }
@@ -205,18 +198,11 @@ impl H1 {
             self.buf.reserve(missing.min(MAX_RESERVE));
             match self.stream.read_buf(&mut self.buf).await {
                 Ok(0) => {
-                    return Err(HttpError::new(format!(
-                        "the server closed the connection after {} of {n} body bytes",
-                        self.buf.len()
-                    ))
-                    .into())
+                    let read = self.buf.len();
+                    return Err(HttpError::new(pyerr::incomplete_read(read, n - read)).into());
                 }
                 Ok(_) => {}
-                Err(e) => {
-                    return Err(
-                        HttpError::new(format!("cannot read the response body: {e}")).into(),
-                    )
-                }
+                Err(e) => return Err(HttpError::new(pyerr::os_error(&e)).into()),
             }
         }
         Ok(self.buf.split_to(n).freeze())
@@ -228,11 +214,7 @@ impl H1 {
             match self.fill().await {
                 Ok(0) => return Ok(self.buf.split().freeze()),
                 Ok(_) => {}
-                Err(e) => {
-                    return Err(
-                        HttpError::new(format!("cannot read the response body: {e}")).into(),
-                    )
-                }
+                Err(e) => return Err(HttpError::new(pyerr::os_error(&e)).into()),
             }
         }
     }
@@ -244,9 +226,11 @@ impl H1 {
             let (start, size) = loop {
                 match httparse::parse_chunk_size(&self.buf) {
                     Ok(httparse::Status::Complete(found)) => break found,
-                    Ok(httparse::Status::Partial) => self.more("chunk size").await?,
+                    Ok(httparse::Status::Partial) => self.more().await?,
                     Err(_) => {
-                        return Err(HttpError::new("invalid chunk size in the response").into())
+                        let line =
+                            find(&self.buf, b"\n").map_or(&self.buf[..], |i| &self.buf[..=i]);
+                        return Err(HttpError::new(pyerr::invalid_chunk_length(line)).into());
                     }
                 }
             };
@@ -258,7 +242,15 @@ impl H1 {
             while self.buf.len() < size + 2 {
                 self.buf
                     .reserve((size + 2 - self.buf.len()).min(MAX_RESERVE));
-                self.more("chunk").await?;
+                match self.fill().await {
+                    Ok(0) => {
+                        let read = self.buf.len().min(size);
+                        let e = pyerr::incomplete_read(read, size - read);
+                        return Err(HttpError::new(e).into());
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(HttpError::new(pyerr::os_error(&e)).into()),
+                }
             }
             body.extend_from_slice(&self.buf[..size]);
             if &self.buf[size..size + 2] != b"\r\n" {
@@ -280,19 +272,16 @@ impl H1 {
             if self.buf.len() > MAX_HEAD {
                 return Err(HttpError::new("response trailers too large").into());
             }
-            self.more("trailers").await?;
+            self.more().await?;
         }
     }
 
-    /// Reads more, failing if the connection ends inside `what`.
-    async fn more(&mut self, what: &str) -> Result<(), Failed> {
+    /// Reads more, failing if the connection ends (inside a chunk size line or trailers).
+    async fn more(&mut self) -> Result<(), Failed> {
         match self.fill().await {
-            Ok(0) => Err(HttpError::new(format!(
-                "the server closed the connection inside the response ({what})"
-            ))
-            .into()),
+            Ok(0) => Err(HttpError::new(pyerr::ended_prematurely()).into()),
             Ok(_) => Ok(()),
-            Err(e) => Err(HttpError::new(format!("cannot read the response: {e}")).into()),
+            Err(e) => Err(HttpError::new(pyerr::os_error(&e)).into()),
         }
     }
 }
@@ -322,10 +311,10 @@ fn parse_head(buf: &[u8]) -> Result<Option<Framing>, HttpError> {
             match resp.parse(buf) {
                 Ok(httparse::Status::Complete(n)) => framing(&resp, n).map(Some),
                 Ok(httparse::Status::Partial) => Ok(None),
-                Err(e) => Err(HttpError::new(format!("invalid HTTP response: {e}"))),
+                Err(_) => Err(HttpError::new(pyerr::bad_status_line(buf))),
             }
         }
-        Err(e) => Err(HttpError::new(format!("invalid HTTP response: {e}"))),
+        Err(_) => Err(HttpError::new(pyerr::bad_status_line(buf))),
     }
 }
 

@@ -6,11 +6,16 @@
 //! shared between users. Requests go to the host of the current iteration (the master's Host
 //! field, changed live from the web UI, or `--host`), so a host change reaches the next request.
 //!
-//! Each request records itself as Locust's `HttpUser` does: the method as type, the path as
-//! given (or [`RequestBuilder::name`]) as name, the time until the whole body was read, the
-//! body's length; a failure on a connection error, a timeout or a status >= 400. Redirects
-//! are followed (up to 30, as `requests` does, across http and https) and recorded as one
-//! request.
+//! Each request records itself as Locust's `HttpUser` does: the method as type, the path and
+//! query asked for (the host's own path included, as `request.path_url`; or
+//! [`RequestBuilder::name`]) as name, the time until the whole body was read, the body's
+//! length (of failed responses too); a failure on a connection error, a timeout or a status
+//! from 400 to 599. Failures read as a Python worker's, byte for byte, so that a fleet of
+//! Rust and Python workers shares the master's failure rows:
+//! `HTTPError('404 Client Error: Not Found for url: /missing')`,
+//! `ConnectionRefusedError(111, 'Connection refused')`, `ReadTimeout(...)`,
+//! `CatchResponseError('text')` for [`Response::failure`]. Redirects are followed (up to 30,
+//! as `requests` does, across http and https) and recorded as one request.
 //!
 //! - **HTTPS** with rustls: the system's CAs, plus `--ca-cert FILE`; `--client-cert` and
 //!   `--client-key` for mTLS; `--insecure` to skip verification (staging). TLS sessions are
@@ -33,6 +38,7 @@ mod conn;
 pub mod cookies;
 mod h1;
 mod h2;
+mod pyerr;
 mod url;
 
 use std::borrow::Cow;
@@ -79,7 +85,7 @@ const MAX_DECODED: usize = 256 * 1024 * 1024;
 ///
 /// ```no_run
 /// # async fn task(ctx: &mut boomer_core::Ctx) {
-/// // Recorded as GET /hello, a failure if the status is >= 400.
+/// // Recorded as GET /hello, a failure if the status is 400 to 599.
 /// ctx.http().get("/hello").send().await;
 ///
 /// // A 404 that is expected: judge the response yourself (catch_response).
@@ -494,19 +500,22 @@ impl<'a> RequestBuilder<'a> {
         client.deadline = timer;
         let elapsed = start.elapsed();
         let (ex, error) = match result {
-            Some(Ok(ex)) => {
-                let error = (ex.status >= 400).then(|| status_error(ex.status, &ex.url()));
-                (ex, error)
-            }
+            Some(Ok(ex)) => (ex, None),
             Some(Err(e)) => (Exchange::failed(), Some(e.0)),
             None => {
                 // The connection is mid-exchange: it cannot be reused.
                 client.conn = None;
-                let e = format!("timed out after {timeout:?}");
+                let target = client.absolute(&path).ok();
+                let target = target.and_then(|url| Target::parse(&url).ok());
+                let e = pyerr::read_timeout(target.as_ref(), timeout);
                 (Exchange::failed(), Some(e))
             }
         };
-        let name = client.name_of(name_hint, &path, ex.prepared_name.clone());
+        let name = client.name_of(name_hint, &path, &ex);
+        let error = error.or_else(|| {
+            pyerr::is_failure_status(ex.status)
+                .then(|| pyerr::status(ex.status, &ex.reason(), &name))
+        });
         Response {
             status: ex.status,
             version: ex.version,
@@ -552,6 +561,8 @@ struct Exchange {
     body: Bytes,
     /// The URL it answered (set once the exchange is done).
     target: Option<Arc<Target>>,
+    /// The URL first asked for, before any redirect: its path is the default name.
+    requested: Option<Arc<Target>>,
     timings: Timings,
     /// The name of the prepared request that was sent, if it was one.
     prepared_name: Option<Arc<str>>,
@@ -566,6 +577,7 @@ impl Exchange {
             headers: OnceLock::new(),
             body: Bytes::new(),
             target: None,
+            requested: None,
             timings: Timings::default(),
             prepared_name: None,
         }
@@ -577,11 +589,22 @@ impl Exchange {
         self.headers.get()
     }
 
-    fn url(&self) -> String {
-        self.target
-            .as_ref()
-            .map(|t| t.to_string())
-            .unwrap_or_default()
+    /// The reason phrase: the server's, from HTTP/1.1's status line (decoded as `requests`
+    /// does: UTF-8, else ISO-8859-1), else the standard one.
+    fn reason(&self) -> Cow<'_, str> {
+        let line = self.head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let mut parts = line.splitn(3, |&b| b == b' ');
+        if let (Some(_), Some(_), Some(reason)) = (parts.next(), parts.next(), parts.next()) {
+            return match std::str::from_utf8(reason) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => Cow::Owned(reason.iter().map(|&b| char::from(b)).collect()),
+            };
+        }
+        let standard = hyper::StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason());
+        Cow::Borrowed(standard.unwrap_or(""))
     }
 }
 
@@ -593,8 +616,13 @@ impl HttpClient {
         }
         let decode = req.accepts_encoding(&self.headers);
         let mut target = None;
+        let mut first = None;
         for _ in 0..=MAX_REDIRECTS {
             let mut ex = self.once(&mut req, target.take()).await?;
+            if first.is_none() {
+                first = ex.target.clone();
+            }
+            ex.requested = first.clone();
             let (Some(here), Some(headers)) = (ex.target.clone(), ex.parsed_headers()) else {
                 return Ok(ex);
             };
@@ -701,7 +729,7 @@ impl HttpClient {
             Ok(ex) => ex,
             Err(Failed::Stale) => {
                 self.conn = None;
-                return Err(HttpError::new("the server closed the connection"));
+                return Err(HttpError::new(pyerr::remote_disconnected()));
             }
             Err(Failed::Fatal(e)) => {
                 self.conn = None;
@@ -782,6 +810,7 @@ impl HttpClient {
                     headers,
                     body: raw.body,
                     target: None,
+                    requested: None,
                     timings: Timings::default(),
                     prepared_name,
                 })
@@ -801,6 +830,7 @@ impl HttpClient {
                     headers,
                     body: raw.body,
                     target: None,
+                    requested: None,
                     timings: Timings::default(),
                     prepared_name: None,
                 })
@@ -820,18 +850,25 @@ impl HttpClient {
         Ok(Cow::Owned(format!("{}{path}", host.trim_end_matches('/'))))
     }
 
-    /// The recorded name: `.name()`, else the path as given; the prepared request's `Arc`
-    /// when it is the same text, so the fast path allocates no name.
-    fn name_of(
-        &self,
-        hint: Option<Cow<'_, str>>,
-        path: &str,
-        prepared: Option<Arc<str>>,
-    ) -> Arc<str> {
-        let text = hint.as_deref().unwrap_or(path);
-        match prepared {
-            Some(name) if &*name == text => name,
-            _ => Arc::from(text),
+    /// The recorded name: `.name()`, else the path and query of the URL first asked for
+    /// (Locust's `request.path_url`: the host's own path included, absolute URLs by their
+    /// path); the prepared request's `Arc` when it is the same text, so the fast path
+    /// allocates no name.
+    fn name_of(&self, hint: Option<Cow<'_, str>>, path: &str, ex: &Exchange) -> Arc<str> {
+        if let Some(name) = hint {
+            return Arc::from(&*name);
+        }
+        if let Some(name) = &ex.prepared_name {
+            return Arc::clone(name);
+        }
+        if let Some(target) = &ex.requested {
+            return Arc::from(target.path.as_str());
+        }
+        // No exchange (a connection error, a timeout): the URL it would have asked for.
+        let target = self.absolute(path).ok();
+        match target.and_then(|url| Target::parse(&url).ok()) {
+            Some(t) => Arc::from(t.path.as_str()),
+            None => Arc::from(path),
         }
     }
 }
@@ -866,7 +903,7 @@ impl Prepared {
             keep_alive: req.keep_alive,
             headers_version,
             target: Arc::clone(target),
-            name: Arc::from(&*req.path),
+            name: Arc::from(target.path.as_str()),
             head,
         }
     }
@@ -1023,6 +1060,11 @@ impl Response {
         self.status
     }
 
+    /// The name it is recorded under: `.name()`, else the path and query asked for.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// True unless the request is (so far) a failure.
     pub fn ok(&self) -> bool {
         self.error.is_none()
@@ -1093,9 +1135,10 @@ impl Response {
         self.error = None;
     }
 
-    /// Counts the request as a failure with this error.
+    /// Counts the request as a failure with this error. The master shows it as a Python
+    /// worker's `response.failure(text)`: `CatchResponseError('text')`.
     pub fn failure(&mut self, error: impl Display) {
-        self.error = Some(error.to_string());
+        self.error = Some(pyerr::catch_response(&error.to_string()));
     }
 
     fn record(&mut self) {
@@ -1105,7 +1148,10 @@ impl Response {
         let method = self.method.as_str();
         match &self.error {
             None => stats::record_success(method, &self.name, self.elapsed, self.body.len() as u64),
-            Some(e) => stats::record_failure(method, &self.name, self.elapsed, e),
+            Some(e) => {
+                let bytes = self.body.len() as u64;
+                stats::record_failure_sized(method, &self.name, self.elapsed, bytes, e)
+            }
         }
     }
 }
@@ -1197,16 +1243,6 @@ fn header_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Htt
 
 fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
-}
-
-/// The failure text of a status >= 400, as `requests`' `raise_for_status` words it.
-fn status_error(status: u16, url: &str) -> String {
-    let reason = hyper::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("");
-    let kind = if status < 500 { "Client" } else { "Server" };
-    format!("{status} {kind} Error: {reason} for url: {url}")
 }
 
 #[cfg(test)]

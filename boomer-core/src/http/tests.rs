@@ -204,15 +204,24 @@ fn broken_responses_fail_without_hanging() {
     rt().block_on(async {
         let mut c = HttpClient::new(Some(&host));
         for (path, why) in [
-            ("/truncated", "after 10 of 100 body bytes"),
-            ("/garbage", "invalid HTTP response"),
-            ("/bad-chunk", "invalid chunk size"),
-            ("/half-head", "before the response ended"),
+            (
+                "/truncated",
+                "ChunkedEncodingError(ProtocolError('Connection broken: IncompleteRead(10 bytes \
+                 read, 90 more expected)', IncompleteRead(10 bytes read, 90 more expected)))",
+            ),
+            ("/garbage", "BadStatusLine('SSH-2.0-OpenSSH\\r\\n')"),
+            (
+                "/bad-chunk",
+                r#"ChunkedEncodingError(ProtocolError("Connection broken: InvalidChunkLength(got length b'zz\\r\\n', 0 bytes read)", InvalidChunkLength(got length b'zz\r\n', 0 bytes read)))"#,
+            ),
+            (
+                "/half-head",
+                "RemoteDisconnected('Remote end closed connection without response')",
+            ),
         ] {
             let r = c.get(path).send().await;
             assert_eq!(r.status(), 0, "{path}");
-            let e = r.error().unwrap_or_default();
-            assert!(e.contains(why), "{path}: {e}");
+            assert_eq!(r.error(), Some(why), "{path}");
         }
         let r = c.get("/eof-body").send().await;
         assert_eq!(outcome(&r), (200, "until the end".into(), None));
@@ -258,7 +267,12 @@ fn a_silent_server_times_out_and_the_next_request_still_works() {
             .send()
             .await;
         assert_eq!(r.status(), 0);
-        assert!(r.error().unwrap_or_default().contains("timed out"), "{r:?}");
+        let port = host.rsplit(':').next().unwrap();
+        let want = format!(
+            "ReadTimeout(ReadTimeoutError(\"HTTPConnectionPool(host='127.0.0.1', port={port}): \
+             Read timed out. (read timeout=0.1)\"))"
+        );
+        assert_eq!(r.error(), Some(&*want), "{r:?}");
         assert!(r.elapsed() < Duration::from_millis(400), "{r:?}");
         let r = c.get("/").send().await;
         assert_eq!(outcome(&r), (200, "ok".into(), None));
@@ -356,5 +370,68 @@ fn the_deadline_timer_moves_only_when_it_fires() {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(40);
         assert_eq!(d.run(deadline, never).await, None);
         assert!(start.elapsed() >= Duration::from_millis(40));
+    });
+}
+
+/// Names and failure texts as a Python `HttpUser` reports them, so that the master merges a
+/// mixed fleet's rows (the texts come from Locust 2.47.0 against the same answers).
+#[test]
+fn names_and_failures_read_as_a_python_workers() {
+    let (host, _) = serve(|head, out| {
+        let resp: &[u8] = match path_of(head) {
+            "/api/teapot" => b"HTTP/1.1 418 Brewing Now\r\nContent-Length: 0\r\n\r\n",
+            "/down" => b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\n\r\nno",
+            "/weird" => b"HTTP/1.1 600 Weird\r\nContent-Length: 2\r\n\r\nno",
+            _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope",
+        };
+        out.write_all(resp).is_ok()
+    });
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    rt().block_on(async {
+        let mut c = HttpClient::new(Some(&format!("{host}/api")));
+        let r = c.get("/missing?x=1").send().await;
+        assert_eq!(r.name(), "/api/missing?x=1");
+        assert_eq!(
+            r.error(),
+            Some("HTTPError('404 Client Error: Not Found for url: /api/missing?x=1')")
+        );
+        assert_eq!(r.body().len(), 4);
+        let r = c.get("/missing").name("/named").send().await;
+        assert_eq!(
+            r.error(),
+            Some("HTTPError('404 Client Error: Not Found for url: /named')")
+        );
+        let r = c.get("/teapot").send().await;
+        assert_eq!(
+            r.error(),
+            Some("HTTPError('418 Client Error: Brewing Now for url: /api/teapot')")
+        );
+        let r = c.get(&format!("{host}/down")).send().await;
+        assert_eq!(r.name(), "/down");
+        assert_eq!(
+            r.error(),
+            Some("HTTPError('503 Server Error: Service Unavailable for url: /down')")
+        );
+        // `raise_for_status` stops at 599.
+        let r = c.get(&format!("{host}/weird")).send().await;
+        assert_eq!((r.status(), r.error()), (600, None));
+        let mut r = c.get("/missing").send().await;
+        r.failure("no price in it's body");
+        assert_eq!(
+            r.error(),
+            Some("CatchResponseError(\"no price in it's body\")")
+        );
+        let r = c
+            .get(&format!("http://127.0.0.1:{closed}/refused"))
+            .send()
+            .await;
+        assert_eq!(r.name(), "/refused");
+        assert_eq!(
+            r.error(),
+            Some("ConnectionRefusedError(111, 'Connection refused')")
+        );
     });
 }
