@@ -19,12 +19,13 @@ master_run() {
   local users=$1 secs=$2 example=$3; shift 3
   local port; port=$(free_port)
   rm -f "$out"/run_*.csv
-  taskset -c "$TARGET_CORE" "$locust" -f examples/locustfile.py --master \
+  taskset -c "$TARGET_CORE" ${MASTER_WRAP:-} "$locust" -f examples/locustfile.py --master \
     --master-bind-host 127.0.0.1 --master-bind-port "$port" --headless --only-summary \
     -u "$users" -r "${SPAWN_RATE:-$users}" -t "${secs}s" --expect-workers 1 --expect-workers-max-wait 30 \
     --csv "$out/run" --exit-code-on-error 0 ${MASTER_ARGS:-} >"$out/master.log" 2>&1 &
   local master=$!
-  # WORKER_WRAP (e.g. /usr/bin/time ...) runs the worker; WORKER_ARGS are more flags.
+  # WORKER_WRAP / MASTER_WRAP (e.g. /usr/bin/time ...) run the worker / master; WORKER_ARGS are
+  # more flags.
   env "$@" taskset -c "$LOAD_CORE" ${WORKER_WRAP:-} "target/release/examples/$example" \
     --master-host 127.0.0.1 --master-port "$port" -L warn ${WORKER_ARGS:-} >"$out/worker.log" 2>&1 &
   worker_pid=$!

@@ -4,7 +4,9 @@
 #   HTTP/1.1         wrk -t1 -cN        | boomer http example | Locust FastHttpUser
 #   HTTPS (1.1/TLS)  wrk -t1 -cN https  | boomer http example | Locust FastHttpUser
 #   HTTP/2 over TLS  h2load -cN -m1 -t1 | boomer http example
-# and each generator's CPU per request (its own user+system time over the run / requests).
+# and each generator's CPU per request (its own user+system time over the run / requests), and
+# nginx's (its processes' CPU ticks over the row / requests: a generator that makes nginx work
+# harder per request shows there).
 #   bench/http.sh [SECONDS] [USERS]      (default 10 s, 50 users/connections)
 #   PROTOCOLS="http https h2" bench/http.sh   (a subset)
 source "$(dirname "$0")/common.sh"
@@ -50,35 +52,55 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 
+# nginx_ticks: CPU clock ticks (user + system) nginx's processes have used so far.
+nginx_ticks() {
+  local t=0 pid
+  for pid in $nginx_pid $(pgrep -P "$nginx_pid" || true); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+# nginx_us TICKS_BEFORE REQUESTS: nginx's CPU per request since TICKS_BEFORE (µs).
+nginx_us() { python3 -c "print(f'{($(nginx_ticks) - $1) * 1e6 / $(getconf CLK_TCK) / max($2, 1):.2f}')"; }
+
 # cpu_us TIME_FILE REQUESTS: microseconds of CPU per request from /usr/bin/time's "%U %S".
 cpu_us() { python3 -c "u,s=map(float,open('$1').read().replace(':',' ').split()[-2:]); print(f'{(u+s)*1e6/max($2,1):.2f}')"; }
 rows=()
-row() { rows+=("$(printf '| %-8s | %-26s | %10.0f | %7.1f%% | %8s |' "$1" "$2" "$3" \
-  "$(python3 -c "print(100*$3/$4)")" "$5")"); }
+row() { rows+=("$(printf '| %-8s | %-26s | %10.0f | %7.1f%% | %8s | %8s |' "$1" "$2" "$3" \
+  "$(python3 -c "print(100*$3/$4)")" "$5" "$ngx")"); }
 
 # wrk_run URL: sets rps and cpu.
 wrk_run() {
+  local t0; t0=$(nginx_ticks)
   /usr/bin/time -o "$out/wrk.time" -f "%U %S" taskset -c "$LOAD_CORE" \
     wrk -t1 -c"$users" -d"${secs}s" "$1" >"$out/wrk.out"
   rps=$(awk '/Requests\/sec/ {print $2; exit}' "$out/wrk.out")
   local n; n=$(awk '/requests in/ {print $1; exit}' "$out/wrk.out")
   cpu=$(cpu_us "$out/wrk.time" "$n")
+  ngx=$(nginx_us "$t0" "$n")
 }
 
 # boomer_run URL [worker flags]: sets rps, cpu and fail.
 boomer_run() {
   local url=$1; shift
+  local t0; t0=$(nginx_ticks)
   # All users at once (as wrk opens all its connections at once): a one-second ramp would
   # count in the master's Requests/s (requests / time since the start), as ~5 % of 10 s.
   SPAWN_RATE=$((users * 100)) WORKER_WRAP="/usr/bin/time -o $out/boomer.time -f %U:%S" \
+    MASTER_WRAP="/usr/bin/time -o $out/master.time -f %U:%S" \
     WORKER_ARGS="$*" MASTER_ARGS="--host $url" master_run "$users" "$secs" http HTTP_PATHS=/
   rps=$(csv_col "$out/run_stats.csv" Aggregated "Requests/s")
   fail=$(csv_col "$out/run_stats.csv" Aggregated "Failure Count")
-  cpu=$(cpu_us "$out/boomer.time" "$(csv_col "$out/run_stats.csv" Aggregated "Request Count")")
+  local n; n=$(csv_col "$out/run_stats.csv" Aggregated "Request Count")
+  cpu=$(cpu_us "$out/boomer.time" "$n")
+  ngx=$(nginx_us "$t0" "$n")
+  # The master shares nginx's core: what it took from nginx in this row.
+  masters+=" $(python3 -c "u,s=map(float,open('$out/master.time').read().replace(':',' ').split()[-2:]); print(f'{u+s:.2f}s')")"
 }
 
 # fast_run URL: Locust's FastHttpUser, standalone; sets rps and cpu.
 fast_run() {
+  local t0; t0=$(nginx_ticks)
   cat >"$out/fasthttp.py" <<PY
 from locust import FastHttpUser, task
 class FastUser(FastHttpUser):
@@ -91,10 +113,12 @@ PY
     -f "$out/fasthttp.py" --headless --only-summary -u "$users" -r "$((users * 100))" -t "${secs}s" \
     --host "$1" --csv "$out/fast" >"$out/fast.log" 2>&1 || true
   rps=$(csv_col "$out/fast_stats.csv" Aggregated "Requests/s")
-  cpu=$(cpu_us "$out/fast.time" "$(csv_col "$out/fast_stats.csv" Aggregated "Request Count")")
+  local n; n=$(csv_col "$out/fast_stats.csv" Aggregated "Request Count")
+  cpu=$(cpu_us "$out/fast.time" "$n")
+  ngx=$(nginx_us "$t0" "$n")
 }
 
-failures=""
+failures=""; masters=""
 for proto in $protocols; do
   case $proto in
     http)
@@ -111,10 +135,12 @@ for proto in $protocols; do
       fast_run "$url"; row HTTPS "Locust FastHttpUser" "$rps" "$ref" "$cpu" ;;
     h2)
       url="https://127.0.0.1:$p_h2"
+      t0=$(nginx_ticks)
       /usr/bin/time -o "$out/h2load.time" -f "%U %S" taskset -c "$LOAD_CORE" \
         h2load -c"$users" -m1 -t1 -D "$secs" "$url/" >"$out/h2load.out" 2>&1
       rps=$(awk '/finished in/ {gsub(",", ""); print $4}' "$out/h2load.out")
       n=$(awk '/^requests:/ {print $8}' "$out/h2load.out")
+      ngx=$(nginx_us "$t0" "$n")
       ref=$rps; row HTTP/2 "h2load -c$users -m1 -t1" "$rps" "$ref" "$(cpu_us "$out/h2load.time" "$n")"
       boomer_run "$url" --ca-cert "$out/ca.pem"; row HTTP/2 "boomer http example" "$rps" "$ref" "$cpu"
       failures+=" h2:$fail" ;;
@@ -122,7 +148,9 @@ for proto in $protocols; do
 done
 
 echo "# $0 $* ($(date -u +%F), nginx on core $TARGET_CORE, load on core $LOAD_CORE, $users connections/users, ${secs}s each)"
-printf '| %-8s | %-26s | %-10s | %-8s | %-8s |\n' protocol "load generator" "req/s" "vs ref" "CPU µs/req"
-printf '|----------|----------------------------|------------|----------|----------|\n'
+printf '| %-8s | %-26s | %-10s | %-8s | %-8s | %-8s |\n' protocol "load generator" "req/s" "vs ref" \
+  "CPU µs/req" "nginx µs/req"
+printf '|----------|----------------------------|------------|----------|----------|----------|\n'
 printf '%s\n' "${rows[@]}"
 echo "boomer failures:$failures"
+echo "master CPU in the boomer rows (on nginx's core):$masters"

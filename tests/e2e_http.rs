@@ -123,7 +123,7 @@ fn http_requests_are_counted_as_the_server_saw_them() {
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!(
         failures[0]["Error"],
-        "HTTPError('404 Client Error: Not Found for url: /missing')"
+        master_error("HTTPError('404 Client Error: Not Found for url: /missing')")
     );
     let log = master.output();
     assert!(!log.contains("Traceback"), "{log}");
@@ -201,34 +201,46 @@ fn a_mixed_fleet_shares_the_failure_rows() {
         .iter()
         .map(|r| (r["Name"].as_str(), r["Error"].as_str()))
         .collect();
-    let want = [
+    let mut want = vec![
         (
             "/missing",
-            "HTTPError('404 Client Error: Not Found for url: /missing')",
+            "HTTPError('404 Client Error: Not Found for url: /missing')".to_string(),
         ),
         (
             "/slow",
-            &*format!(
+            format!(
                 "ReadTimeout(ReadTimeoutError(\"HTTPConnectionPool(host='127.0.0.1', \
                  port={http_port}): Read timed out. (read timeout=0.2)\"))"
             ),
         ),
         (
             "/refused",
-            "ConnectionRefusedError(111, 'Connection refused')",
+            "ConnectionRefusedError(111, 'Connection refused')".to_string(),
         ),
     ];
-    let mut got = errors.clone();
-    got.sort();
-    let mut expected = want.to_vec();
+    // Python workers before Locust 2.14.1 named the URL, not the request's name, in a
+    // status error (locust commit a699a27c); boomer words it as today's Locust does.
+    let old_python = locust_version() < (2, 14, 1);
+    if old_python {
+        let url = format!("HTTPError('404 Client Error: Not Found for url: {host}/missing')");
+        want.push(("/missing", url));
+    }
+    let mut expected: Vec<(&str, String)> = want
+        .into_iter()
+        .map(|(n, e)| (n, master_error(&e)))
+        .collect();
     expected.sort();
+    let mut got: Vec<(&str, String)> = errors.iter().map(|&(n, e)| (n, e.to_string())).collect();
+    got.sort();
     assert_eq!(got, expected, "one row per fault, not one per worker");
-    // Every 404 the server answered, from either worker, is in its one row.
-    let missing = served["/missing|python"] + served["/missing|rust"];
-    let row = failures.iter().find(|r| r["Name"] == "/missing").unwrap();
-    assert_eq!(
-        row["Occurrences"].parse::<u64>().ok(),
-        Some(missing),
-        "{failures:?}"
-    );
+    if !old_python {
+        // Every 404 the server answered, from either worker, is in its one row.
+        let missing = served["/missing|python"] + served["/missing|rust"];
+        let row = failures.iter().find(|r| r["Name"] == "/missing").unwrap();
+        assert_eq!(
+            row["Occurrences"].parse::<u64>().ok(),
+            Some(missing),
+            "{failures:?}"
+        );
+    }
 }

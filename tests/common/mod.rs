@@ -418,3 +418,26 @@ pub fn locust_version() -> (u32, u32, u32) {
         parts.next().unwrap_or(0),
     )
 }
+
+/// An error text as the master's failures CSV shows it: before Locust 2.28 the master quoted
+/// every error once more (`repr()` of the text, locust commit 947f5413).
+pub fn master_error(text: &str) -> String {
+    if locust_version() >= (2, 28, 0) {
+        return text.to_string();
+    }
+    // Python's repr(str) for the texts the tests use (no control characters).
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::from(quote);
+    for c in text.chars() {
+        if c == '\\' || c == quote {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push(quote);
+    out
+}
