@@ -192,15 +192,36 @@ fn host_changes_reach_running_users() {
     wait_for("requests to the first host", RUN, || {
         (requests_named(web, "http://first.test") > 0).then_some(())
     });
-    // Same user count: no user is started or stopped, only the host changes.
-    swarm("http://second.test");
-    wait_for("requests to the second host", RUN, || {
-        (requests_named(web, "http://second.test") > 0).then_some(())
+    // Same user count: no user is started or stopped, only the host changes. Each record's
+    // type is the id of the user that made it: the users that see the second host must be
+    // the two that saw the first (a restarted user would have a new id).
+    wait_for("both users on the first host", RUN, || {
+        (users_of(web, "http://first.test").len() == 2).then_some(())
     });
+    swarm("http://second.test");
+    wait_for("both users on the second host", RUN, || {
+        (users_of(web, "http://second.test").len() == 2).then_some(())
+    });
+    assert_eq!(
+        users_of(web, "http://second.test"),
+        users_of(web, "http://first.test"),
+        "a user was restarted by the host change"
+    );
     let (_, _, workers) = aggregated_requests(web).expect("stats");
     assert_eq!(workers[0]["user_count"], 2, "{workers:?}");
     master.signal("TERM");
     master.assert_exit(0, RUN);
+}
+
+/// The types (here: user ids) of the master's stats rows named `name`.
+fn users_of(web: u16, name: &str) -> std::collections::BTreeSet<String> {
+    let (_, body) = http(web, "GET", "/stats/requests", &[]);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let rows = v["stats"].as_array().cloned().unwrap_or_default();
+    rows.iter()
+        .filter(|e| e["name"] == name)
+        .filter_map(|e| e["method"].as_str().map(str::to_string))
+        .collect()
 }
 
 /// Every event handler fires, with its payload, in order: connected before spawn, stop

@@ -104,8 +104,10 @@ fn notices_a_master_gone_for_good() {
     staying.assert_exit(0, Duration::from_secs(10));
 }
 
-/// SIGINT and SIGTERM mid-run: the final report and `quit` reach the master within 1 s,
-/// and the count is exact (the worker's 3 s report never came in between).
+/// SIGINT and SIGTERM mid-run, while the users record a steady stream (2 users, one record
+/// every 5 ms each) and after the worker's periodic reports have counted some of it: the
+/// final report and `quit` reach the master within 1 s, and the master counts exactly what
+/// the worker says it recorded in all.
 #[test]
 fn signals_send_the_final_report_at_once() {
     let dir = scratch("signals");
@@ -121,12 +123,16 @@ fn signals_send_the_final_report_at_once() {
             &dir,
             "e2e_recorder",
             port,
-            &[("RECORDER_TOTAL", "200")],
+            &[("RECORDER_TOTAL", "1000000000"), ("RECORDER_PACE_MS", "5")],
             &[],
         );
         wait_workers(web, 1, "ready", RUN);
         swarm(web, 2, "http://127.0.0.1:9");
         wait_workers(web, 1, "running", RUN);
+        // A periodic report has come in, and recording goes on.
+        wait_for("a periodic report", RUN, || {
+            aggregated_requests(web).filter(|(n, _, _)| *n > 0)
+        });
         let sent = std::time::SystemTime::now();
         worker.signal(sig);
         // The master logs the worker's quit: within 1 s of the signal (its log's clock is
@@ -144,11 +150,21 @@ fn signals_send_the_final_report_at_once() {
             (0.0..1.0).contains(&delay),
             "round {round}: quit logged {delay:.3} s after SIG{sig}"
         );
-        // And the final report made the count exact.
-        wait_for("the final report", Duration::from_secs(5), || {
-            aggregated_requests(web).filter(|(n, _, w)| *n == 200 && w.is_empty())
-        });
         worker.assert_exit(0, Duration::from_secs(5));
+        let recorded: u64 = worker
+            .output()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("recorded ")?
+                    .strip_suffix(" requests")?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no count in the worker's log:\n{}", worker.output()));
+        // The final report made the master's count exact (its web API caches for 2 s).
+        wait_for("the final report", Duration::from_secs(5), || {
+            aggregated_requests(web).filter(|(n, _, w)| *n == recorded && w.is_empty())
+        });
         stop(web);
     }
     master.signal("TERM");

@@ -1,5 +1,7 @@
 //! The worker of the end-to-end tests: records a known sample set, exactly
-//! `RECORDER_TOTAL` requests per test (default 1000), then idles.
+//! `RECORDER_TOTAL` requests per test (default 1000), then idles. With `RECORDER_PACE_MS`,
+//! each user sleeps that long after each record (a steady stream instead of a burst); at
+//! quit the worker prints how many it recorded in all (`recorded N requests`).
 //!
 //! Per 100 requests on `GET /rust`: 30 × 10 ms, 30 × 20 ms, 20 × 45 ms, 15 × 150 ms and
 //! 5 × 1200 ms; the 5 slowest are failures with error `boom`, the others return 100 bytes.
@@ -11,6 +13,16 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
+/// Requests recorded since the process started, all tests together.
+static RECORDED: AtomicU64 = AtomicU64::new(0);
+
+fn pace() -> Option<Duration> {
+    static PACE: OnceLock<Option<Duration>> = OnceLock::new();
+    *PACE.get_or_init(|| {
+        let ms = std::env::var("RECORDER_PACE_MS").ok()?.parse().ok()?;
+        Some(Duration::from_millis(ms))
+    })
+}
 
 fn total() -> u64 {
     static TOTAL: OnceLock<u64> = OnceLock::new();
@@ -47,6 +59,18 @@ async fn record(ctx: &mut boomer::Ctx) {
     } else {
         ctx.record_success("GET", "/rust", elapsed, 100);
     }
+    // No await between the count and the record: a user stopped at an await has both or
+    // neither.
+    RECORDED.fetch_add(1, Ordering::Relaxed);
+    if let Some(pace) = pace() {
+        tokio::time::sleep(pace).await;
+    }
+}
+
+/// Quit handlers run once the users have stopped: the count is final.
+#[boomer::on(quit)]
+fn tell() {
+    println!("recorded {} requests", RECORDED.load(Ordering::Relaxed));
 }
 
 /// Each test records its own `RECORDER_TOTAL` requests.
