@@ -9,6 +9,8 @@
 # harder per request shows there).
 #   bench/http.sh [SECONDS] [USERS]      (default 10 s, 50 users/connections)
 #   PROTOCOLS="http https h2" bench/http.sh   (a subset)
+#   REPEAT=3 bench/http.sh                    (each reference/boomer pair 3 times, back to
+#                                              back: medians, and the pairs' ratio range)
 source "$(dirname "$0")/common.sh"
 secs="${1:-10}"; users="${2:-50}"
 protocols="${PROTOCOLS:-http https h2}"
@@ -118,39 +120,67 @@ PY
   ngx=$(nginx_us "$t0" "$n")
 }
 
-failures=""; masters=""
+# h2load_run URL: sets rps, cpu and ngx.
+h2load_run() {
+  local t0; t0=$(nginx_ticks)
+  /usr/bin/time -o "$out/h2load.time" -f "%U %S" taskset -c "$LOAD_CORE" \
+    h2load -c"$users" -m1 -t1 -D "$secs" "$1/" >"$out/h2load.out" 2>&1
+  rps=$(awk '/finished in/ {gsub(",", ""); print $4}' "$out/h2load.out")
+  local n; n=$(awk '/^requests:/ {print $8}' "$out/h2load.out")
+  cpu=$(cpu_us "$out/h2load.time" "$n")
+  ngx=$(nginx_us "$t0" "$n")
+}
+
+# median V...: the median of numbers.
+median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float, sys.argv[1:])):.2f}')" "$@"; }
+
+# pairs PROTO REF_LABEL REF_CMD BOOMER_CMD...: REPEAT times the reference then boomer, back to
+# back; a row each with the medians, boomer's "vs ref" the median of the pairs' ratios (and
+# their range when REPEAT > 1).
+pairs() {
+  local proto=$1 label=$2 ref_cmd=$3; shift 3
+  local r_rps=() r_cpu=() r_ngx=() b_rps=() b_cpu=() b_ngx=() ratios=() i
+  for i in $(seq "$repeat"); do
+    $ref_cmd; r_rps+=("$rps"); r_cpu+=("$cpu"); r_ngx+=("$ngx")
+    boomer_run "$@"; b_rps+=("$rps"); b_cpu+=("$cpu"); b_ngx+=("$ngx")
+    failures+=" $proto:$fail"
+    ratios+=("$(python3 -c "print(${b_rps[-1]}/${r_rps[-1]})")")
+  done
+  local ref; ref=$(median "${r_rps[@]}")
+  cpu=$(median "${r_cpu[@]}"); ngx=$(median "${r_ngx[@]}")
+  row "$proto" "$label" "$ref" "$ref" "$cpu"
+  local ratio; ratio=$(median "${ratios[@]}")
+  cpu=$(median "${b_cpu[@]}"); ngx=$(median "${b_ngx[@]}")
+  row "$proto" "boomer http example" "$(python3 -c "print($ratio*$ref)")" "$ref" "$cpu"
+  if [ "$repeat" -gt 1 ]; then
+    spread+=("$proto: boomer/ref per pair $(python3 -c "import sys; r=sorted(map(float, sys.argv[1:])); print(' '.join(f'{x:.2f}' for x in r))" "${ratios[@]}") (median $ratio)")
+  fi
+  last_ref=$ref
+}
+
+failures=""; masters=""; spread=()
+repeat="${REPEAT:-1}"
 for proto in $protocols; do
   case $proto in
     http)
       url="http://127.0.0.1:$p_http"
-      wrk_run "$url/"; ref=$rps; row HTTP/1.1 "wrk -t1 -c$users" "$rps" "$ref" "$cpu"
-      boomer_run "$url"; row HTTP/1.1 "boomer http example" "$rps" "$ref" "$cpu"
-      failures+=" http:$fail"
-      fast_run "$url"; row HTTP/1.1 "Locust FastHttpUser" "$rps" "$ref" "$cpu" ;;
+      pairs HTTP/1.1 "wrk -t1 -c$users" "wrk_run $url/" "$url"
+      fast_run "$url"; row HTTP/1.1 "Locust FastHttpUser" "$rps" "$last_ref" "$cpu" ;;
     https)
       url="https://127.0.0.1:$p_https"
-      wrk_run "$url/"; ref=$rps; row HTTPS "wrk -t1 -c$users" "$rps" "$ref" "$cpu"
-      boomer_run "$url" --ca-cert "$out/ca.pem"; row HTTPS "boomer http example" "$rps" "$ref" "$cpu"
-      failures+=" https:$fail"
-      fast_run "$url"; row HTTPS "Locust FastHttpUser" "$rps" "$ref" "$cpu" ;;
+      pairs HTTPS "wrk -t1 -c$users" "wrk_run $url/" "$url" --ca-cert "$out/ca.pem"
+      fast_run "$url"; row HTTPS "Locust FastHttpUser" "$rps" "$last_ref" "$cpu" ;;
     h2)
       url="https://127.0.0.1:$p_h2"
-      t0=$(nginx_ticks)
-      /usr/bin/time -o "$out/h2load.time" -f "%U %S" taskset -c "$LOAD_CORE" \
-        h2load -c"$users" -m1 -t1 -D "$secs" "$url/" >"$out/h2load.out" 2>&1
-      rps=$(awk '/finished in/ {gsub(",", ""); print $4}' "$out/h2load.out")
-      n=$(awk '/^requests:/ {print $8}' "$out/h2load.out")
-      ngx=$(nginx_us "$t0" "$n")
-      ref=$rps; row HTTP/2 "h2load -c$users -m1 -t1" "$rps" "$ref" "$(cpu_us "$out/h2load.time" "$n")"
-      boomer_run "$url" --ca-cert "$out/ca.pem"; row HTTP/2 "boomer http example" "$rps" "$ref" "$cpu"
-      failures+=" h2:$fail" ;;
+      pairs HTTP/2 "h2load -c$users -m1 -t1" "h2load_run $url" "$url" --ca-cert "$out/ca.pem" ;;
   esac
 done
 
-echo "# $0 $* ($(date -u +%F), nginx on core $TARGET_CORE, load on core $LOAD_CORE, $users connections/users, ${secs}s each)"
+echo "# $0 $* ($(date -u +%F), REPEAT=$repeat, nginx on core $TARGET_CORE, load on core $LOAD_CORE, $users connections/users, ${secs}s each)"
 printf '| %-8s | %-26s | %-10s | %-8s | %-8s | %-8s |\n' protocol "load generator" "req/s" "vs ref" \
   "CPU µs/req" "nginx µs/req"
 printf '|----------|----------------------------|------------|----------|----------|----------|\n'
 printf '%s\n' "${rows[@]}"
+[ "${#spread[@]}" -gt 0 ] && printf '%s\n' "${spread[@]}"
 echo "boomer failures:$failures"
 echo "master CPU in the boomer rows (on nginx's core):$masters"

@@ -20,22 +20,19 @@ use embedded::main;
 
 const CATEGORIES: [&str; 3] = ["books", "games", "music"];
 
-#[boomer::user(wait_time = boomer::between(0.1, 0.5),
-               on_start = Self::log_in, on_stop = Self::log_out)]
+#[boomer::user(wait_time = boomer::between(0.1, 0.5), on_start = log_in, on_stop = log_out)]
 struct Shopper;
 
-impl Shopper {
-    async fn log_in(ctx: &mut Ctx) -> Result<Self, HttpError> {
-        let login = json!({"username": format!("user{}", ctx.user_id()), "password": "secret"});
-        let resp: Value = ctx.http().post("/login").json(&login).send().await.json()?;
-        let token = resp["token"].as_str().unwrap_or_default();
-        ctx.http().set_bearer_auth(token)?;
-        Ok(Shopper)
-    }
+async fn log_in(ctx: &mut Ctx) -> Result<Shopper, HttpError> {
+    let login = json!({"username": format!("user{}", ctx.user_id()), "password": "secret"});
+    let resp: Value = ctx.http().post("/login").json(&login).send().await.json()?;
+    let token = resp["token"].as_str().unwrap_or_default();
+    ctx.http().set_bearer_auth(token)?;
+    Ok(Shopper)
+}
 
-    async fn log_out(&mut self, ctx: &mut Ctx) {
-        ctx.http().post("/logout").send().await;
-    }
+async fn log_out(_: &mut Shopper, ctx: &mut Ctx) {
+    ctx.http().post("/logout").send().await;
 }
 
 #[boomer::task(weight = 4)]
