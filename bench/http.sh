@@ -9,6 +9,7 @@
 # harder per request shows there).
 #   bench/http.sh [SECONDS] [USERS]      (default 10 s, 50 users/connections)
 #   PROTOCOLS="http https h2" bench/http.sh   (a subset)
+#   PERF=1 bench/http.sh                      (the worker under `perf record`: target/bench/perf-*.data)
 #   REPEAT=3 bench/http.sh                    (each reference/boomer pair 3 times, back to
 #                                              back: medians, and the pairs' ratio range)
 source "$(dirname "$0")/common.sh"
@@ -88,7 +89,9 @@ boomer_run() {
   local t0; t0=$(nginx_ticks)
   # All users at once (as wrk opens all its connections at once): a one-second ramp would
   # count in the master's Requests/s (requests / time since the start), as ~5 % of 10 s.
-  SPAWN_RATE=$((users * 100)) WORKER_WRAP="/usr/bin/time -o $out/boomer.time -f %U:%S" \
+  local perf=""
+  [ -n "${PERF:-}" ] && perf="perf record -q -e cpu-clock -F 2000 --call-graph dwarf,16384 -o $out/perf-$proto_tag.data"
+  SPAWN_RATE=$((users * 100)) WORKER_WRAP="$perf /usr/bin/time -o $out/boomer.time -f %U:%S" \
     MASTER_WRAP="/usr/bin/time -o $out/master.time -f %U:%S" \
     WORKER_ARGS="$*" MASTER_ARGS="--host $url" master_run "$users" "$secs" http HTTP_PATHS=/
   rps=$(csv_col "$out/run_stats.csv" Aggregated "Requests/s")
@@ -139,6 +142,7 @@ median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(flo
 # their range when REPEAT > 1).
 pairs() {
   local proto=$1 label=$2 ref_cmd=$3; shift 3
+  proto_tag=${proto//\//}
   local r_rps=() r_cpu=() r_ngx=() b_rps=() b_cpu=() b_ngx=() ratios=() i
   for i in $(seq "$repeat"); do
     $ref_cmd; r_rps+=("$rps"); r_cpu+=("$cpu"); r_ngx+=("$ngx")
