@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -198,13 +198,26 @@ impl Plan {
 }
 
 /// Tells one user to stop: softly (finish the current task, skip the wait) or hard
-/// (cancel the current task too).
+/// (cancel the current task too). It also counts the user's requests in flight: a request
+/// the target may have seen is never dropped unrecorded, so a cancelled task is dropped only
+/// once none is in flight (see [`begin_request`]).
 #[derive(Default)]
 pub(crate) struct UserSignal {
     soft: AtomicBool,
     hard: AtomicBool,
     notify: Notify,
+    /// Requests of this user between their start and their `Response`.
+    in_flight: AtomicU32,
+    /// Non-zero while new requests must not start: [`DRAINING`] or [`ABORTING`].
+    refuse: AtomicU8,
+    /// Woken when `in_flight` drops to 0 while [`ABORTING`].
+    idle: Notify,
 }
+
+/// The user's loop is finishing the requests of a cancelled task before dropping it.
+const DRAINING: u8 = 1;
+/// The user is about to be aborted (it outlived its stop), once no request is in flight.
+const ABORTING: u8 = 2;
 
 impl UserSignal {
     pub(crate) fn stopping(&self) -> bool {
@@ -244,6 +257,69 @@ impl UserSignal {
     async fn hard(&self) {
         self.wait(&self.hard).await
     }
+
+    fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Aborts the user's task once it has no request in flight (none starts from now on),
+    /// and returns once it is gone. A request in flight ends within its own timeout.
+    async fn abort_when_idle(&self, join: &mut JoinHandle<()>) {
+        loop {
+            // Created before the check: a request that ends in between still wakes us.
+            let idle = self.idle.notified();
+            // SeqCst, here and in `begin_request`: either this load sees the request that
+            // is starting, or that request sees ABORTING and backs off.
+            self.refuse.fetch_or(ABORTING, Ordering::SeqCst);
+            if self.in_flight() == 0 {
+                join.abort();
+                let _ = (&mut *join).await;
+                return;
+            }
+            tokio::select! {
+                _ = idle => {}
+                _ = &mut *join => return,
+            }
+        }
+    }
+}
+
+tokio::task_local! {
+    /// The signal of the user whose task is being polled, for [`begin_request`].
+    static CURRENT_USER: Arc<UserSignal>;
+}
+
+/// A request of the current user in flight; dropped once its outcome is in the `Response`
+/// that records it.
+pub(crate) struct InFlight(Arc<UserSignal>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let signal = &self.0;
+        if signal.in_flight.fetch_sub(1, Ordering::SeqCst) == 1
+            && signal.refuse.load(Ordering::SeqCst) & ABORTING != 0
+        {
+            signal.idle.notify_waiters();
+        }
+    }
+}
+
+/// Called by a client before it sends anything: the request then counts as in flight until
+/// the guard is dropped, and a cancelled user is dropped only once it has none in flight, so
+/// every request the target sees is recorded. If the user's task is being cancelled, the
+/// request never starts (this never completes, and the task is dropped here). Outside a
+/// user (e.g. `--run-tasks`), `None`: nothing to guard.
+pub(crate) async fn begin_request() -> Option<InFlight> {
+    let signal = CURRENT_USER.try_with(Arc::clone).ok()?;
+    if signal.refuse.load(Ordering::SeqCst) == 0 {
+        signal.in_flight.fetch_add(1, Ordering::SeqCst);
+        let guard = InFlight(signal);
+        if guard.0.refuse.load(Ordering::SeqCst) == 0 {
+            return Some(guard);
+        }
+        // An abort began meanwhile: back off (the drop wakes it) and never send.
+    }
+    std::future::pending().await
 }
 
 struct UserHandle {
@@ -299,6 +375,8 @@ pub(crate) struct Users {
     filter: TagFilter,
     shared: Shared,
     running: BTreeMap<String, Vec<UserHandle>>,
+    /// Users retired by a lower count, still finishing (stopping waits for them too).
+    retiring: Vec<JoinHandle<()>>,
     stop_timeout: Duration,
     warned: BTreeSet<String>,
     next_id: u64,
@@ -325,6 +403,7 @@ impl Users {
                 limiter,
             },
             running: BTreeMap::new(),
+            retiring: Vec::new(),
             stop_timeout: Duration::ZERO,
             warned: BTreeSet::new(),
             next_id: 0,
@@ -374,11 +453,13 @@ impl Users {
                 }
                 continue;
             };
+            self.retiring.retain(|j| !j.is_finished());
             let running = self.running.entry(name.clone()).or_default();
             let want = want as usize;
             while running.len() > want {
                 if let Some(user) = running.pop() {
-                    retire(&self.rt, user, self.stop_timeout);
+                    let retired = retire(user, self.stop_timeout);
+                    self.retiring.push(self.rt.spawn(retired));
                 }
             }
             while running.len() < want {
@@ -390,11 +471,9 @@ impl Users {
                     signal.clone(),
                 );
                 self.next_id += 1;
-                let join = self.rt.spawn(user_loop(
-                    plan.clone(),
-                    ctx,
-                    self.shared.clone(),
+                let join = self.rt.spawn(CURRENT_USER.scope(
                     signal.clone(),
+                    user_loop(plan.clone(), ctx, self.shared.clone(), signal.clone()),
                 ));
                 running.push(UserHandle { signal, join });
             }
@@ -419,62 +498,75 @@ impl Users {
     }
 
     /// Stops every user: each may finish its current task within `stop_timeout`, then is
-    /// cancelled and runs `on_stop`. Returns once all are gone (or given up on), so that
-    /// what they recorded is in the shards before the next report.
+    /// cancelled and runs `on_stop`. Returns once all are gone, users retired earlier
+    /// included, so that what they recorded is in the shards before the next report.
     pub(crate) async fn stop_all(&mut self) {
+        self.stopping().await
+    }
+
+    /// [`stop_all`](Self::stop_all) as a future that borrows nothing: the users are taken
+    /// out at once (the counts read 0), and the future ends once they are all gone, so a
+    /// caller may await it beside other work.
+    pub(crate) fn stopping(&mut self) -> impl Future<Output = ()> + Send + 'static {
         let users: Vec<UserHandle> = std::mem::take(&mut self.running)
             .into_values()
             .flatten()
             .collect();
+        let retiring = std::mem::take(&mut self.retiring);
         if let Some(l) = &self.shared.limiter {
             l.stop();
         }
         for u in &users {
             u.signal.soft_stop();
         }
-        let deadline = tokio::time::Instant::now() + self.stop_timeout;
-        let mut busy = Vec::new();
-        for mut u in users {
-            if tokio::time::timeout_at(deadline, &mut u.join)
-                .await
-                .is_err()
-            {
-                busy.push(u);
-            }
-        }
-        // Those still busy: cancel their task, leave them a moment for on_stop.
-        for u in &busy {
-            u.signal.hard_stop();
-        }
-        let deadline = tokio::time::Instant::now() + ON_STOP_GRACE;
-        for mut u in busy {
-            if tokio::time::timeout_at(deadline, &mut u.join)
-                .await
-                .is_err()
-            {
-                tracing::warn!("a user was still busy {ON_STOP_GRACE:?} after its stop: dropped");
-                u.join.abort();
+        let stop_timeout = self.stop_timeout;
+        async move {
+            let deadline = tokio::time::Instant::now() + stop_timeout;
+            let users = users.into_iter().map(|u| stop_user(u, deadline));
+            futures_join_all(users).await;
+            for mut r in retiring {
+                let _ = (&mut r).await;
             }
         }
     }
 }
 
-/// Stops one user in the background: soft stop, hard stop after `stop_timeout`, dropped
-/// after a further grace.
-fn retire(rt: &Handle, user: UserHandle, stop_timeout: Duration) {
-    user.signal.soft_stop();
-    let UserHandle { signal, mut join } = user;
-    rt.spawn(async move {
-        if tokio::time::timeout(stop_timeout, &mut join).await.is_err() {
-            signal.hard_stop();
-            if tokio::time::timeout(ON_STOP_GRACE, &mut join)
-                .await
-                .is_err()
-            {
-                join.abort();
-            }
+/// Awaits every future, concurrently, in the calling task.
+async fn futures_join_all<F: Future<Output = ()>>(futures: impl Iterator<Item = F>) {
+    let mut pending: Vec<Pin<Box<F>>> = futures.map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        pending.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if pending.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
-    });
+    })
+    .await;
+}
+
+/// Stops one user that was told to stop softly: it may finish its task until `deadline`;
+/// then it is cancelled (its requests in flight finish and are recorded), gets
+/// [`ON_STOP_GRACE`] for `on_stop`, and is aborted once no request of its is in flight.
+async fn stop_user(user: UserHandle, deadline: tokio::time::Instant) {
+    let UserHandle { signal, mut join } = user;
+    if tokio::time::timeout_at(deadline, &mut join).await.is_ok() {
+        return;
+    }
+    signal.hard_stop();
+    if tokio::time::timeout(ON_STOP_GRACE, &mut join).await.is_ok() {
+        return;
+    }
+    if signal.in_flight() == 0 {
+        tracing::warn!("a user was still busy {ON_STOP_GRACE:?} after its stop: dropped");
+    }
+    signal.abort_when_idle(&mut join).await;
+}
+
+/// Stops one user in the background: soft stop, then as [`stop_user`] after `stop_timeout`.
+fn retire(user: UserHandle, stop_timeout: Duration) -> impl Future<Output = ()> + Send + 'static {
+    user.signal.soft_stop();
+    stop_user(user, tokio::time::Instant::now() + stop_timeout)
 }
 
 async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: Arc<UserSignal>) {
@@ -564,10 +656,11 @@ async fn start_user(class: &UserClass, ctx: &mut Ctx, signal: &UserSignal) -> Op
     let mut pause = ON_START_RETRY;
     loop {
         let began = Instant::now();
-        let result = tokio::select! {
-            biased;
-            _ = signal.hard() => return None,
-            r = CatchUnwind(on_start(ctx)) => r,
+        if signal.hard_stopped() {
+            return None;
+        }
+        let Some(result) = until_hard(signal, CatchUnwind(on_start(ctx))).await else {
+            return None;
         };
         let error = match result {
             Ok(Ok(state)) => return Some(state),
@@ -680,10 +773,12 @@ fn failed(task: &str, elapsed: Duration, result: Result<Outcome, Box<dyn Any + S
     }
 }
 
-/// Runs `fut` unless the user is hard-stopped first: `None` if it was (the future is then
-/// dropped at its current `.await`). Most tasks finish on their first poll, so the stop
-/// signal is only registered with its `Notify` (a lock, a list insert and remove) once the
-/// task is pending; before that it is one atomic load.
+/// Runs `fut` unless the user is hard-stopped first: `None` if it was. The future is then
+/// dropped, but not with a request in flight: it is polled on until its requests in flight
+/// have ended (each within its timeout) and so are recorded, and it starts no new one (see
+/// [`begin_request`]). Most tasks finish on their first poll, so the stop signal is only
+/// registered with its `Notify` (a lock, a list insert and remove) once the task is
+/// pending; before that it is one atomic load.
 async fn until_hard<F: Future>(signal: &UserSignal, fut: F) -> Option<F::Output> {
     let mut fut = std::pin::pin!(fut);
     let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
@@ -692,9 +787,22 @@ async fn until_hard<F: Future>(signal: &UserSignal, fut: F) -> Option<F::Output>
     }
     tokio::select! {
         biased;
-        _ = signal.hard() => None,
-        out = fut => Some(out),
+        _ = signal.hard() => {}
+        out = fut.as_mut() => return Some(out),
     }
+    if signal.in_flight() == 0 {
+        return None;
+    }
+    signal.refuse.fetch_or(DRAINING, Ordering::SeqCst);
+    let out = std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
+        Poll::Ready(out) => Poll::Ready(Some(out)),
+        // The guard of a request is dropped inside this poll, when it ends.
+        Poll::Pending if signal.in_flight() == 0 => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
+    })
+    .await;
+    signal.refuse.fetch_and(!DRAINING, Ordering::SeqCst);
+    out
 }
 
 fn report_panic(what: &str, panic: &(dyn Any + Send)) {
@@ -820,6 +928,61 @@ mod tests {
         assert_eq!(split["Shopper"] + split[DEFAULT_CLASS], 10);
         assert_eq!(split["Shopper"], 8);
         assert_eq!(plan.distribute(1)["Admin"], 1);
+    }
+
+    /// What a user of the conservation tests "sends": a request counted by the target when it
+    /// starts, and recorded when its response is dropped (as `boomer::http`'s `Response`).
+    struct Sample(&'static AtomicU32);
+
+    impl Drop for Sample {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Users ramped 10 → 30 → 5 and stopped, at stop_timeout 0: every request the target
+    /// saw was recorded, though users were retired and stopped mid-request.
+    #[test]
+    fn retired_and_stopped_users_record_their_requests_in_flight() {
+        static SERVED: AtomicU32 = AtomicU32::new(0);
+        static RECORDED: AtomicU32 = AtomicU32::new(0);
+        fn request(_: &mut Ctx) -> crate::registry::BoxFuture<'_, Outcome> {
+            Box::pin(async {
+                let in_flight = begin_request().await;
+                SERVED.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(7)).await;
+                let sample = Sample(&RECORDED);
+                drop(in_flight);
+                // The task goes on with the response, then waits before its next request.
+                tokio::time::sleep(Duration::from_millis(3)).await;
+                drop(sample);
+                let _next = begin_request().await;
+                Ok(())
+            })
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut registry = Registry::default();
+        registry.add_task(Task::new("request", 1, TaskFn::Async(request)));
+        let mut users = Users::new(
+            rt.handle().clone(),
+            Arc::new(registry),
+            Arc::default(),
+            None,
+        );
+        users.set_stop_timeout(Duration::ZERO);
+        let at = |n: u32| BTreeMap::from([(DEFAULT_CLASS.to_string(), n)]);
+        for n in [10, 30, 5, 20, 3] {
+            users.apply(&at(n));
+            rt.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
+        }
+        rt.block_on(users.stop_all());
+        let served = SERVED.load(Ordering::SeqCst);
+        assert!(served > 100, "{served}");
+        assert_eq!(RECORDED.load(Ordering::SeqCst), served);
     }
 
     #[test]
