@@ -1,0 +1,185 @@
+//! End-to-end: never lose a sample. `examples/http` against a target that counts every
+//! request it reads and answers it 20 ms later, under a real Locust master that ramps the
+//! users up and down (a `LoadTestShape`, then the web UI's "edit running test") at the
+//! default `stop_timeout` of 0, so users are retired and stopped mid-request. What the
+//! target served must be what the master counted, exactly.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+
+/// How long the target takes to answer: users are caught mid-request when they stop.
+const LATENCY: Duration = Duration::from_millis(20);
+
+/// A keep-alive HTTP/1.1 server on 127.0.0.1 that counts each request once its head is
+/// read, waits [`LATENCY`], and answers `200 hello`.
+fn counting_target() -> (String, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the target");
+    let port = listener.local_addr().expect("local addr").port();
+    let served = Arc::new(AtomicU64::new(0));
+    let shared = served.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let served = shared.clone();
+            std::thread::spawn(move || connection(stream, &served));
+        }
+    });
+    (format!("http://127.0.0.1:{port}"), served)
+}
+
+fn connection(stream: TcpStream, served: &AtomicU64) {
+    let mut out = stream.try_clone().expect("clone the stream");
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            if header.trim().is_empty() {
+                break;
+            }
+        }
+        served.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(LATENCY);
+        let resp = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        if out.write_all(resp.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// The master's request count and failure count for `GET /` in a stats CSV.
+fn counted(csv: &Path) -> (u64, u64) {
+    let stats = csv_records(csv);
+    let row = stats
+        .iter()
+        .find(|r| r["Name"] == "/" && r["Type"] == "GET")
+        .unwrap_or_else(|| panic!("no GET / row in {stats:?}"));
+    let n = |c: &str| row[c].parse::<u64>().expect("a count");
+    (n("Request Count"), n("Failure Count"))
+}
+
+/// A `LoadTestShape` on the master: 10 users, then 30, then 5, then the end of the test
+/// (a headless master quits): served == counted at every ramp-down, and at the quit.
+fn shape_run(name: &str, extra: &[&str]) {
+    let (host, served) = counting_target();
+    let dir = scratch(name);
+    let locustfile = dir.join("shape.py");
+    std::fs::write(
+        &locustfile,
+        "from locust import User, LoadTestShape\n\
+         \n\
+         class RustUser(User):\n\
+         \x20   pass\n\
+         \n\
+         class Shape(LoadTestShape):\n\
+         \x20   stages = [(3, 10), (6, 30), (9, 5)]\n\
+         \n\
+         \x20   def tick(self):\n\
+         \x20       t = self.get_run_time()\n\
+         \x20       for end, users in self.stages:\n\
+         \x20           if t < end:\n\
+         \x20               return (users, 100)\n\
+         \x20       return None\n",
+    )
+    .expect("write the locustfile");
+    let port = free_port();
+    let mut args = vec![
+        "--headless",
+        "--only-summary",
+        "--expect-workers",
+        "1",
+        "--expect-workers-max-wait",
+        "30",
+        "--csv",
+        "run",
+        "--host",
+        &host,
+    ];
+    args.extend_from_slice(extra);
+    let mut master = master(&dir, locustfile.to_str().expect("utf-8 path"), port, &args);
+    let mut worker = worker(&dir, "http", port, &[], &[]);
+    master.assert_exit(0, Duration::from_secs(60));
+    worker.assert_exit(0, Duration::from_secs(10));
+    let served = served.load(Ordering::SeqCst);
+    let (requests, failures) = counted(&dir.join("run_stats.csv"));
+    assert!(served > 1000, "the target served only {served}");
+    assert_eq!(
+        (requests, failures),
+        (served, 0),
+        "the target served {served}; master log:\n{}\nworker log:\n{}",
+        master.output(),
+        worker.output()
+    );
+}
+
+#[test]
+fn a_load_shape_loses_no_request_at_stop_timeout_0() {
+    shape_run("shape0", &[]);
+}
+
+#[test]
+fn a_load_shape_loses_no_request_at_stop_timeout_1() {
+    shape_run("shape1", &["--stop-timeout", "1"]);
+}
+
+/// The web UI's "edit running test" (POST /swarm again while running): 5 users, then 20,
+/// then 3, then Stop: served == counted once the master shows the test stopped.
+#[test]
+fn web_ui_user_edits_lose_no_request() {
+    let (host, served) = counting_target();
+    let dir = scratch("edits");
+    let port = free_port();
+    let (master, web) = web_master(&dir, "examples/locustfile.py", port, &[]);
+    let worker = worker(&dir, "http", port, &[], &[]);
+    wait_workers(web, 1, "ready", Duration::from_secs(30));
+    for users in [5, 20, 3] {
+        swarm(web, users, &host);
+        wait_for(
+            &format!("{users} users running"),
+            Duration::from_secs(10),
+            || {
+                let (_, body) = http(web, "GET", "/stats/requests", &[]);
+                let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+                (v["state"] == "running" && v["user_count"] == users).then_some(())
+            },
+        );
+        // Let the users run a while at this count (load, not synchronisation).
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    stop(web);
+    wait_workers(web, 1, "ready", Duration::from_secs(10));
+    wait_for(
+        "the master to show the test stopped",
+        Duration::from_secs(10),
+        || aggregated_requests(web).filter(|(_, state, _)| state == "stopped"),
+    );
+    let (code, csv) = http(web, "GET", "/stats/requests/csv", &[]);
+    assert_eq!(code, 200, "{csv}");
+    let file = dir.join("stats.csv");
+    std::fs::write(&file, csv).expect("write the CSV");
+    let served = served.load(Ordering::SeqCst);
+    let (requests, failures) = counted(&file);
+    assert!(served > 500, "the target served only {served}");
+    assert_eq!(
+        (requests, failures),
+        (served, 0),
+        "the target served {served}; master log:\n{}\nworker log:\n{}",
+        master.output(),
+        worker.output()
+    );
+    master.signal("TERM");
+    worker.signal("TERM");
+}
