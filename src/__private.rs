@@ -94,3 +94,34 @@ pub fn user_state<T: UserClass>(state: &mut (dyn Any + Send)) -> Result<&mut T, 
         .downcast_mut::<T>()
         .ok_or_else(|| "internal: user state of the wrong type".to_string())
 }
+
+/// What a class's `on_start` returns: a future (it must be an `async fn`), checked on the
+/// path the user wrote so that a plain `fn` gets a message that says so.
+#[diagnostic::on_unimplemented(
+    message = "`on_start` must be an `async fn`: this one returns `{Self}`, which is not a future",
+    label = "make this function `async fn`",
+    note = "a class's `on_start` is `async fn(&mut boomer::Ctx) -> State` (or `-> Result<State, E>`)"
+)]
+pub trait StartFuture: ::core::future::IntoFuture {}
+
+impl<F: ::core::future::IntoFuture> StartFuture for F {}
+
+/// `on_start`'s future, as it came (see [`StartFuture`]).
+pub fn start_future<F: StartFuture>(future: F) -> F {
+    future
+}
+
+/// What a class's `on_stop` returns: a future (it must be an `async fn`).
+#[diagnostic::on_unimplemented(
+    message = "`on_stop` must be an `async fn`: this one returns `{Self}`, which is not a future",
+    label = "make this function `async fn`",
+    note = "a class's `on_stop` is `async fn(&mut State, &mut boomer::Ctx)`"
+)]
+pub trait StopFuture: ::core::future::IntoFuture {}
+
+impl<F: ::core::future::IntoFuture> StopFuture for F {}
+
+/// `on_stop`'s future, as it came (see [`StopFuture`]).
+pub fn stop_future<F: StopFuture>(future: F) -> F {
+    future
+}

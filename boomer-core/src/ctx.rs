@@ -75,7 +75,8 @@ impl Ctx {
 
     /// True once this user has been told to stop (the test stops, or the master lowers the
     /// user count): a task running a long loop should end it. The current task may finish
-    /// within the master's `stop_timeout`; then it is cancelled at its next `.await`.
+    /// within the master's `stop_timeout`; then it is cancelled at its next `.await`, once
+    /// its `boomer::http` requests in flight have ended and been recorded (none new starts).
     pub fn stopping(&self) -> bool {
         self.signal.stopping()
     }

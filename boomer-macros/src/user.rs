@@ -208,7 +208,8 @@ impl<'a> UserClass<'a> {
         // that is not `Send`) is reported on the path the user wrote.
         let future = quote_spanned! {span=>
             ::boomer::__private::Box::pin(async move {
-                let __boomer_built = #path(__boomer_ctx).await;
+                let __boomer_built =
+                    ::boomer::__private::start_future(#path(__boomer_ctx)).await;
                 ::boomer::__private::start_state::<#ident>(__boomer_built)
             })
         };
@@ -239,7 +240,8 @@ impl<'a> UserClass<'a> {
                 if let ::core::result::Result::Ok(__boomer_user) =
                     ::boomer::__private::user_state::<#ident>(__boomer_state)
                 {
-                    let () = #path(__boomer_user, __boomer_ctx).await;
+                    let () = ::boomer::__private::stop_future(#path(__boomer_user, __boomer_ctx))
+                        .await;
                 }
             })
         };
