@@ -318,45 +318,21 @@ fn start_outputs(
         .map_err(|e| Error::Output(format!("cannot start the outputs' thread: {e}")))
 }
 
-/// `--run-tasks`: runs each named task once, without a master, and prints what it recorded.
+/// `--run-tasks`: runs each named task once, without a master, each on a fresh user, and
+/// prints what it recorded.
 async fn run_tasks(registry: &Registry, opts: &Options) -> Result<(), Error> {
-    let names = || {
-        registry
-            .tasks
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut chosen = Vec::new();
-    for name in &opts.run_tasks {
-        match registry.tasks.iter().find(|t| &t.name == name) {
-            Some(task) => chosen.push(task),
-            None => return Err(Error::UnknownTask(name.clone(), names())),
-        }
-    }
-    let mut ctx = Ctx::detached(opts.host.as_deref());
-    for task in chosen {
-        println!("running task {}", task.name);
-        users::run_once(registry, task, &mut ctx).await;
-        let window = stats::drain();
-        if window.is_empty() {
-            println!("  recorded nothing");
-        }
-        for ((method, name), e) in &window.entries {
-            println!(
-                "  {method} {name}: {} requests, {} failures, min {:?} ms, max {} ms",
-                e.num_requests,
-                e.num_failures,
-                e.min_us.map(|us| us as f64 / 1000.0),
-                e.max_us as f64 / 1000.0
-            );
-            for (error, count) in &e.errors {
-                println!("    error x{}: {error}", count.occurrences);
-            }
-        }
-    }
-    Ok(())
+    let mut out = std::io::stdout();
+    users::run_tasks(registry, &opts.run_tasks, opts.host.as_deref(), &mut out)
+        .await
+        .map_err(|name| {
+            let names = registry
+                .tasks
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            Error::UnknownTask(name, names)
+        })
 }
 
 /// `fn main` of `boomer::main!()`: parses the command line, sets up logging, builds a

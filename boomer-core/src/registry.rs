@@ -309,9 +309,12 @@ pub enum RegistryError {
          Boomer::builder().task(...)"
     )]
     NoTask,
-    /// Two tasks share a name.
-    #[error("two tasks are named {0:?}: give one of them #[boomer::task(name = \"...\")]")]
-    DuplicateTask(String),
+    /// Two tasks of one class share a name (the task, then the class).
+    #[error(
+        "two tasks of class {1} are named {0:?}: give one of them \
+         #[boomer::task(name = \"...\")]"
+    )]
+    DuplicateTask(String, String),
     /// A user class without tasks.
     #[error("user class {0} has no task: add a #[boomer::task] fn that takes `&mut {0}`")]
     ClassWithoutTask(String),
@@ -391,15 +394,36 @@ impl Registry {
         &self.tasks
     }
 
+    /// The name of the class whose state is `class` (the default class for `None`).
+    pub(crate) fn class_name(&self, class: Option<TypeId>) -> &str {
+        match class {
+            None => crate::users::DEFAULT_CLASS,
+            Some(_) => self
+                .classes
+                .iter()
+                .find(|c| c.type_id == class)
+                .map_or("?", |c| c.name.as_str()),
+        }
+    }
+
     /// Checks that the worker has something to run.
     pub fn validate(&self) -> Result<(), RegistryError> {
         if self.tasks.is_empty() {
             return Err(RegistryError::NoTask);
         }
-        let mut names: Vec<&str> = self.tasks.iter().map(|t| t.name.as_str()).collect();
+        // Unique per class, as Locust's: two classes may each have a task `browse`.
+        let mut names: Vec<(Option<TypeId>, &str)> = self
+            .tasks
+            .iter()
+            .map(|t| (t.class, t.name.as_str()))
+            .collect();
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-            return Err(RegistryError::DuplicateTask(w[0].to_string()));
+            let (class, task) = w[0];
+            return Err(RegistryError::DuplicateTask(
+                task.to_string(),
+                self.class_name(class).to_string(),
+            ));
         }
         let mut class_names: Vec<&str> = self.classes.iter().map(|c| c.name.as_str()).collect();
         class_names.sort_unstable();

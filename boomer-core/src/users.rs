@@ -680,9 +680,65 @@ async fn start_user(class: &UserClass, ctx: &mut Ctx, signal: &UserSignal) -> Op
     }
 }
 
+/// `--run-tasks`: runs each named task once, outside any test, each on a fresh user (its own
+/// context, HTTP client and cookies, built by its class's `on_start`), and writes what it
+/// recorded to `out`. A name is a task's (every class's task of that name runs) or
+/// `Class.task`. `Err` with the unknown name.
+pub(crate) async fn run_tasks(
+    registry: &Registry,
+    names: &[String],
+    host: Option<&str>,
+    out: &mut dyn std::io::Write,
+) -> Result<(), String> {
+    let mut chosen = Vec::new();
+    for name in names {
+        let before = chosen.len();
+        for task in &registry.tasks {
+            let class = registry.class_name(task.class);
+            let qualified = format!("{class}.{}", task.name);
+            if &task.name == name || &qualified == name {
+                chosen.push((task, qualified));
+            }
+        }
+        if chosen.len() == before {
+            return Err(name.clone());
+        }
+    }
+    for (task, qualified) in chosen {
+        let _ = writeln!(out, "running task {qualified}");
+        let mut ctx = Ctx::detached(host);
+        run_once(registry, task, &mut ctx).await;
+        let window = stats::drain();
+        if window.is_empty() {
+            let _ = writeln!(out, "  recorded nothing");
+        }
+        for ((method, name), e) in &window.entries {
+            let _ = writeln!(out, "  {}", summary(method, name, e));
+            for (error, count) in &e.errors {
+                let _ = writeln!(out, "    error x{}: {error}", count.occurrences);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One line of `--run-tasks`' report, in plain numbers.
+fn summary(method: &str, name: &str, e: &stats::Entry) -> String {
+    let ms = |us: u64| us as f64 / 1000.0;
+    let min = e
+        .min_us
+        .map_or_else(|| "-".to_string(), |us| ms(us).to_string());
+    format!(
+        "{method} {name}: {} requests, {} failures, min {min} ms, max {} ms",
+        e.num_requests,
+        e.num_failures,
+        ms(e.max_us)
+    )
+}
+
 /// Runs one task once outside any test (`--run-tasks`): a task of a user class gets a user
 /// built by the class's `on_start`, torn down by its `on_stop`.
-pub(crate) async fn run_once(registry: &Registry, task: &Task, ctx: &mut Ctx) {
+async fn run_once(registry: &Registry, task: &Task, ctx: &mut Ctx) {
     let class = registry
         .classes
         .iter()
@@ -985,6 +1041,82 @@ mod tests {
         assert_eq!(RECORDED.load(Ordering::SeqCst), served);
     }
 
+    /// Each task of `--run-tasks` runs on a fresh user: a cookie one class's task got does
+    /// not reach the other class's (whose task has the same name: names are per class).
+    #[cfg(feature = "http")]
+    #[test]
+    fn run_tasks_gives_each_task_a_fresh_user() {
+        static LEAKED: AtomicBool = AtomicBool::new(false);
+        fn log_in<'a>(
+            _: &'a mut (dyn Any + Send),
+            ctx: &'a mut Ctx,
+        ) -> crate::registry::BoxFuture<'a, Outcome> {
+            Box::pin(async move {
+                let jar = ctx.http().cookies_mut();
+                jar.set("http://127.0.0.1/", "session=abc")
+                    .map_err(|e| e.to_string())
+            })
+        }
+        fn check<'a>(
+            _: &'a mut (dyn Any + Send),
+            ctx: &'a mut Ctx,
+        ) -> crate::registry::BoxFuture<'a, Outcome> {
+            Box::pin(async move {
+                let leaked = ctx.http().cookies().get("session").is_some();
+                LEAKED.store(leaked, Ordering::SeqCst);
+                Ok(())
+            })
+        }
+        let mut r = Registry::default();
+        r.add_class(UserClass::new::<Shopper>("Shopper", start));
+        r.add_class(UserClass::new::<Admin>("Admin", start));
+        r.add_task(Task::new("visit", 1, TaskFn::User(log_in)).for_class::<Shopper>());
+        r.add_task(Task::new("visit", 1, TaskFn::User(check)).for_class::<Admin>());
+        assert_eq!(r.validate(), Ok(()));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut out = Vec::new();
+        let names = ["visit".to_string()];
+        let host = Some("http://127.0.0.1");
+        rt.block_on(run_tasks(&r, &names, host, &mut out)).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("running task Shopper.visit\n"), "{out}");
+        assert!(out.contains("running task Admin.visit\n"), "{out}");
+        assert!(
+            !LEAKED.load(Ordering::SeqCst),
+            "a cookie leaked between users"
+        );
+        // A qualified name runs one task; an unknown name is an error.
+        let mut out = Vec::new();
+        let names = ["Admin.visit".to_string()];
+        rt.block_on(run_tasks(&r, &names, host, &mut out)).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(!out.contains("Shopper"), "{out}");
+        let names = ["nope".to_string()];
+        let err = rt.block_on(run_tasks(&r, &names, host, &mut Vec::new()));
+        assert_eq!(err, Err("nope".to_string()));
+    }
+
+    #[test]
+    fn run_tasks_prints_plain_numbers() {
+        let mut e = stats::Entry::default();
+        e.num_requests = 2;
+        e.num_failures = 1;
+        e.min_us = Some(43_269);
+        e.max_us = 50_000;
+        assert_eq!(
+            summary("GET", "/", &e),
+            "GET /: 2 requests, 1 failures, min 43.269 ms, max 50 ms"
+        );
+        let none = stats::Entry::default();
+        assert_eq!(
+            summary("GET", "/", &none),
+            "GET /: 0 requests, 0 failures, min - ms, max 0 ms"
+        );
+    }
+
     #[test]
     fn validation_names_the_fix() {
         let mut r = registry(false);
@@ -1003,6 +1135,18 @@ mod tests {
         assert_eq!(
             Registry::default().validate(),
             Err(crate::RegistryError::NoTask)
+        );
+        // Task names are unique per class, not across classes.
+        let mut r = registry(false);
+        r.add_task(task("shop", 1).for_class::<Admin>());
+        assert_eq!(r.validate(), Ok(()));
+        r.add_task(task("shop", 2).for_class::<Admin>());
+        assert_eq!(
+            r.validate(),
+            Err(crate::RegistryError::DuplicateTask(
+                "shop".into(),
+                "Admin".into()
+            ))
         );
     }
 }
