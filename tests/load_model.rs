@@ -11,6 +11,11 @@ const RUN: Duration = Duration::from_secs(60);
 /// Runs the fast worker with `args` under a headless master for `secs` seconds and returns
 /// the master's request count and its Requests/s.
 fn fast_run(name: &str, secs: u32, args: &[&str]) -> (u64, f64) {
+    fast_run_users(name, 20, secs, args)
+}
+
+/// [`fast_run`] with `users` users.
+fn fast_run_users(name: &str, users: u32, secs: u32, args: &[&str]) -> (u64, f64) {
     let dir = scratch(name);
     let port = free_port();
     let t = format!("{secs}s");
@@ -18,7 +23,7 @@ fn fast_run(name: &str, secs: u32, args: &[&str]) -> (u64, f64) {
         &dir,
         "examples/locustfile.py",
         port,
-        20,
+        users,
         &t,
         &["--csv", "run"],
     );
@@ -58,6 +63,21 @@ fn request_increase_rate_ramps_up() {
     );
     // The master's -t starts a moment before the worker's users; allow a tenth either way.
     assert!((810..=990).contains(&count), "{count} requests in 6 s");
+}
+
+/// The same ramp with 1,000 users, far more than the step: the rate still grows by 50/s
+/// every second (50+100+150+200+250+300 = 1050 in 6 s), where slots reserved at the first
+/// second's rate held it at 50/s (300 in 6 s).
+#[test]
+fn request_increase_rate_ramps_up_with_1000_users() {
+    let (count, _) = fast_run_users(
+        "ramp1000",
+        1000,
+        6,
+        &["--max-rps", "1000", "--request-increase-rate", "50/1s"],
+    );
+    // The master's -t starts a moment before the worker's users; allow a tenth either way.
+    assert!((945..=1155).contains(&count), "{count} requests in 6 s");
 }
 
 /// Runs examples/users.rs under a headless master with examples/users.py (classes Shopper

@@ -69,16 +69,19 @@ impl SmoothRateLimiter {
         }
     }
 
-    /// Reserves a slot and returns when it is.
+    /// Reserves a slot and returns when it is. The gap after a slot is set by the rate in
+    /// force *at that slot*, not when it was reserved: with many more users than the step,
+    /// slots are reserved seconds ahead, and they must follow the ramp.
     fn reserve(&self) -> Instant {
         let mut slots = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        let rate = self.rate_at(now - slots.started);
-        if rate.is_nan() || rate <= 0.0 || rate.is_infinite() {
-            return now;
-        }
         let at = slots.next.max(now);
-        slots.next = at + Duration::from_secs_f64(1.0 / rate);
+        let rate = self.rate_at(at.saturating_duration_since(slots.started));
+        if rate.is_nan() || rate <= 0.0 || rate.is_infinite() {
+            return at;
+        }
+        let gap = Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX);
+        slots.next = at.checked_add(gap).unwrap_or(at);
         at
     }
 }
@@ -192,6 +195,29 @@ mod tests {
         for w in slots.windows(2) {
             assert_eq!(w[1] - w[0], Duration::from_millis(10));
         }
+    }
+
+    /// 1,000 users each reserving a slot at once, with a ramp of 50/s per second: the
+    /// slots follow the ramp (50 in the first second, 100 in the second, ...), instead of
+    /// all being spaced at the first second's rate (20 s for the 1,000).
+    #[test]
+    fn slots_reserved_ahead_follow_the_ramp() {
+        let limiter = SmoothRateLimiter::ramp_up(f64::INFINITY, 50.0, Duration::from_secs(1));
+        limiter.start();
+        let started = limiter.state.lock().unwrap().started;
+        let mut per_second = [0u32; 8];
+        for _ in 0..1000 {
+            let second = (limiter.reserve() - started).as_secs() as usize;
+            per_second[second.min(7)] += 1;
+        }
+        // The clock moved a little between start() and the first reservation.
+        assert_eq!(
+            &per_second[..5],
+            &[50, 100, 150, 200, 250],
+            "{per_second:?}"
+        );
+        assert_eq!(per_second.iter().sum::<u32>(), 1000);
+        assert_eq!(per_second[5], 250, "{per_second:?}");
     }
 
     #[test]
