@@ -3,12 +3,13 @@
 //! wait, until told to stop; then `on_stop`.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -389,6 +390,7 @@ impl Users {
         host: Arc<HostCell>,
         limiter: Option<Arc<dyn RateLimiter>>,
     ) -> Self {
+        install_panic_hook();
         let gate = Gate::closed();
         gate.open();
         let filter = TagFilter::default();
@@ -419,7 +421,7 @@ impl Users {
             self.filter = filter;
         }
         if let Some(l) = &self.shared.limiter {
-            l.start();
+            limiter_call("the rate limiter's start", || l.start());
         }
     }
 
@@ -514,7 +516,7 @@ impl Users {
             .collect();
         let retiring = std::mem::take(&mut self.retiring);
         if let Some(l) = &self.shared.limiter {
-            l.stop();
+            limiter_call("the rate limiter's stop", || l.stop());
         }
         for u in &users {
             u.signal.soft_stop();
@@ -580,6 +582,7 @@ async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: A
     };
     let mut rng = fastrand::Rng::new();
     let mut next_in_order = 0usize;
+    let mut backoff = Backoff::default();
     // Time is read once per iteration when it can be: the task's start doubles as the
     // iteration's start unless a rate limiter waits in between, and the end is read only
     // for a failure's response time or a wait that depends on how long the task took.
@@ -588,10 +591,19 @@ async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: A
         ctx.refresh();
         let began = (shared.limiter.is_none() || wait_uses_elapsed).then(Instant::now);
         if let Some(limiter) = &shared.limiter {
-            tokio::select! {
+            let acquired = tokio::select! {
                 biased;
                 _ = signal.soft() => break,
-                _ = limiter.acquire() => {}
+                r = acquire(&**limiter) => r,
+            };
+            if let Err(panic) = acquired {
+                // Recorded as a task's panic is; the user backs off and tries again.
+                let what = format!("rate limiter of {}", class.name);
+                backoff.failed("rate_limiter", &class.name, &what, &*panic);
+                if backoff.pause(&signal).await.is_err() {
+                    break;
+                }
+                continue;
             }
         }
         let task = if class.sequential {
@@ -625,7 +637,21 @@ async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: A
             Some(began) if wait_uses_elapsed => began.elapsed(),
             _ => Duration::ZERO,
         };
-        let wait = class.wait_time.next(took, &mut rng);
+        let wait = match catch_unwind(AssertUnwindSafe(|| class.wait_time.next(took, &mut rng))) {
+            Ok(wait) => {
+                backoff.reset();
+                wait
+            }
+            Err(panic) => {
+                // Recorded as a task's panic is; the user waits a growing pause instead.
+                let what = format!("wait_time of {}", class.name);
+                backoff.failed("wait_time", &class.name, &what, &*panic);
+                if backoff.pause(&signal).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
         if wait.is_zero() {
             // A plain fn, or an async fn that never waits, would otherwise hold its thread; but
             // yielding every iteration costs a trip through the scheduler (and, with one user,
@@ -642,6 +668,52 @@ async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: A
     if let Some(stop) = class.on_stop {
         if let Err(panic) = CatchUnwind(stop(&mut *state, &mut ctx)).await {
             report_panic(&format!("on_stop of {}", class.name), &*panic);
+        }
+    }
+}
+
+/// One permit of a rate limiter; a panic in `acquire` (or in its future) is returned.
+async fn acquire(limiter: &dyn RateLimiter) -> Result<(), Box<dyn Any + Send>> {
+    let permit = catch_unwind(AssertUnwindSafe(|| limiter.acquire()))?;
+    CatchUnwind(permit).await
+}
+
+/// Calls a limiter's `start` or `stop`: a panic there is reported, not the control loop's.
+fn limiter_call(what: &str, call: impl FnOnce()) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(call)) {
+        report_panic(what, &*panic);
+    }
+}
+
+/// The pause after a panic in a user's `wait_time` or rate limiter: 500 ms, doubling up to
+/// 10 s while it keeps panicking, so a broken closure does not spin.
+#[derive(Default)]
+struct Backoff {
+    next: Option<Duration>,
+}
+
+impl Backoff {
+    fn reset(&mut self) {
+        self.next = None;
+    }
+
+    /// Records the panic as a failure of type `kind` named `name`, and as an exception.
+    fn failed(&mut self, kind: &str, name: &str, what: &str, panic: &(dyn Any + Send)) {
+        let error = format!("panic: {}", panic_message(panic));
+        report_panic(what, panic);
+        stats::record_failure(kind, name, Duration::ZERO, error);
+        let pause = self
+            .next
+            .map_or(ON_START_RETRY, |p| (p * 2).min(Duration::from_secs(10)));
+        self.next = Some(pause);
+    }
+
+    /// Sleeps the current pause; `Err` if the user was told to stop meanwhile.
+    async fn pause(&self, signal: &UserSignal) -> Result<(), ()> {
+        tokio::select! {
+            biased;
+            _ = signal.soft() => Err(()),
+            _ = tokio::time::sleep(self.next.unwrap_or(ON_START_RETRY)) => Ok(()),
         }
     }
 }
@@ -690,6 +762,7 @@ pub(crate) async fn run_tasks(
     host: Option<&str>,
     out: &mut dyn std::io::Write,
 ) -> Result<(), String> {
+    install_panic_hook();
     let mut chosen = Vec::new();
     for name in names {
         let before = chosen.len();
@@ -793,11 +866,19 @@ async fn run_task_from(task: &Task, ctx: &mut Ctx, state: &mut (dyn Any + Send),
         TaskFn::Sync(f) => catch_unwind(AssertUnwindSafe(|| f(ctx))),
         TaskFn::Async(f) => CatchUnwind(f(ctx)).await,
         TaskFn::User(f) => CatchUnwind(f(state, ctx)).await,
-        TaskFn::Blocking(f) => match tokio::task::spawn_blocking(f).await {
-            Ok(outcome) => Ok(outcome),
-            Err(e) if e.is_panic() => Err(e.into_panic()),
-            Err(_) => return,
-        },
+        TaskFn::Blocking(f) => {
+            // Caught on the blocking thread, where the hook noted the panic's site.
+            let run = move || catch_unwind(f).map_err(|panic| (panic, take_panic_site()));
+            match tokio::task::spawn_blocking(run).await {
+                Ok(Ok(outcome)) => Ok(outcome),
+                Ok(Err((panic, site))) => {
+                    set_panic_site(site);
+                    Err(panic)
+                }
+                Err(e) if e.is_panic() => Err(e.into_panic()),
+                Err(_) => return,
+            }
+        }
     };
     settle(&task.name, start, result);
 }
@@ -861,12 +942,57 @@ async fn until_hard<F: Future>(signal: &UserSignal, fut: F) -> Option<F::Output>
     out
 }
 
-fn report_panic(what: &str, panic: &(dyn Any + Send)) {
+/// Sends a caught panic to the master as an `exception`. The master groups exceptions by
+/// traceback, as Python's; ours is where the panic happened (`file:line`, from the panic
+/// hook) and what panicked, so one panic site is one row with a count, whatever the
+/// messages (the row shows the first).
+pub(crate) fn report_panic(what: &str, panic: &(dyn Any + Send)) {
     let msg = panic_message(panic);
-    outbox::exception(
-        format!("{what} panicked: {msg}"),
-        format!("panic in {what}:\n{msg}"),
-    );
+    match take_panic_site() {
+        Some(site) => outbox::exception(
+            format!("{what} panicked at {site}: {msg}"),
+            format!("panic in {what} at {site}"),
+        ),
+        None => outbox::exception(
+            format!("{what} panicked: {msg}"),
+            format!("panic in {what}:\n{msg}"),
+        ),
+    }
+}
+
+thread_local! {
+    /// Where the last panic on this thread happened, noted by the hook.
+    static PANIC_SITE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs, once, a panic hook that notes where each panic happens (for
+/// [`report_panic`]); the hook that was in place still runs after it.
+pub(crate) fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(at) = info.location() {
+                set_panic_site(Some(format!("{}:{}", at.file(), at.line())));
+            }
+            previous(info);
+        }));
+    });
+}
+
+fn set_panic_site(site: Option<String>) {
+    let _ = PANIC_SITE.try_with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            *s = site;
+        }
+    });
+}
+
+fn take_panic_site() -> Option<String> {
+    PANIC_SITE
+        .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.take()))
+        .ok()
+        .flatten()
 }
 
 /// The text of a panic payload.
