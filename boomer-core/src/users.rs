@@ -731,9 +731,7 @@ async fn start_user(class: &UserClass, ctx: &mut Ctx, signal: &UserSignal) -> Op
         if signal.hard_stopped() {
             return None;
         }
-        let Some(result) = until_hard(signal, CatchUnwind(on_start(ctx))).await else {
-            return None;
-        };
+        let result = until_hard(signal, CatchUnwind(on_start(ctx))).await?;
         let error = match result {
             Ok(Ok(state)) => return Some(state),
             Ok(Err(e)) => e,
@@ -760,7 +758,7 @@ pub(crate) async fn run_tasks(
     registry: &Registry,
     names: &[String],
     host: Option<&str>,
-    out: &mut dyn std::io::Write,
+    out: &mut (dyn std::io::Write + Send),
 ) -> Result<(), String> {
     install_panic_hook();
     let mut chosen = Vec::new();

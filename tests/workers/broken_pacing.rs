@@ -11,7 +11,7 @@ static PERMITS: AtomicU64 = AtomicU64::new(0);
 
 fn pace() -> Duration {
     let n = WAITS.fetch_add(1, Ordering::Relaxed) + 1;
-    if n <= 15 && n % 5 == 0 {
+    if n <= 15 && n.is_multiple_of(5) {
         panic!("wait broke at call {n}");
     }
     Duration::from_millis(10)
@@ -32,7 +32,7 @@ struct Brittle;
 impl boomer::RateLimiter for Brittle {
     fn acquire(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         let n = PERMITS.fetch_add(1, Ordering::Relaxed) + 1;
-        if n <= 15 && n % 5 == 0 {
+        if n <= 15 && n.is_multiple_of(5) {
             panic!("limiter broke at call {n}");
         }
         Box::pin(async {})
