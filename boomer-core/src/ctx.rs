@@ -81,6 +81,26 @@ impl Ctx {
         self.signal.stopping()
     }
 
+    /// Marks a request sent by a client of your own (`boomer::http` does this itself) as in
+    /// flight until the guard is dropped: a user stopped meanwhile (`stop_timeout` over, or
+    /// 0) has its task cancelled only once the guard is gone, so what the target saw gets
+    /// recorded. Take it before sending, drop it once the request is recorded. If the
+    /// user's task is being cancelled already, this never completes: the request is never
+    /// sent.
+    ///
+    /// ```
+    /// # async fn task(ctx: &mut boomer_core::Ctx) {
+    /// let started = std::time::Instant::now();
+    /// let in_flight = ctx.in_flight().await;
+    /// // ... send the request with your client, read the response ...
+    /// ctx.record_success("GET", "/", started.elapsed(), 0);
+    /// drop(in_flight);
+    /// # }
+    /// ```
+    pub async fn in_flight(&self) -> crate::InFlight {
+        crate::users::begin_request_of(self.signal.clone()).await
+    }
+
     /// This user's HTTP client, bound to [`host`](Self::host): see [`crate::http`].
     ///
     /// ```no_run

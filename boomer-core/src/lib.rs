@@ -35,6 +35,7 @@ pub use outbox::send_message;
 pub use ratelimit::{parse_duration, parse_ramp, RateLimiter, SmoothRateLimiter};
 pub use registry::{Handler, Registry, RegistryError, Task, TaskFn, UserClass};
 pub use stats::{record_failure, record_success};
+pub use users::InFlight;
 pub use wait::{between, constant, constant_pacing, constant_throughput, WaitTime};
 pub use worker::Exit;
 

@@ -290,9 +290,10 @@ tokio::task_local! {
     static CURRENT_USER: Arc<UserSignal>;
 }
 
-/// A request of the current user in flight; dropped once its outcome is in the `Response`
-/// that records it.
-pub(crate) struct InFlight(Arc<UserSignal>);
+/// A request of a user in flight: while it lives, a stopped user's task is not dropped (see
+/// [`Ctx::in_flight`]).
+#[must_use = "the request counts as in flight only while the guard lives"]
+pub struct InFlight(Arc<UserSignal>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -312,11 +313,16 @@ impl Drop for InFlight {
 /// user (e.g. `--run-tasks`), `None`: nothing to guard.
 pub(crate) async fn begin_request() -> Option<InFlight> {
     let signal = CURRENT_USER.try_with(Arc::clone).ok()?;
+    Some(begin_request_of(signal).await)
+}
+
+/// [`begin_request`] for the user of `signal`.
+pub(crate) async fn begin_request_of(signal: Arc<UserSignal>) -> InFlight {
     if signal.refuse.load(Ordering::SeqCst) == 0 {
         signal.in_flight.fetch_add(1, Ordering::SeqCst);
         let guard = InFlight(signal);
         if guard.0.refuse.load(Ordering::SeqCst) == 0 {
-            return Some(guard);
+            return guard;
         }
         // An abort began meanwhile: back off (the drop wakes it) and never send.
     }
@@ -1126,9 +1132,13 @@ mod tests {
     fn retired_and_stopped_users_record_their_requests_in_flight() {
         static SERVED: AtomicU32 = AtomicU32::new(0);
         static RECORDED: AtomicU32 = AtomicU32::new(0);
-        fn request(_: &mut Ctx) -> crate::registry::BoxFuture<'_, Outcome> {
-            Box::pin(async {
-                let in_flight = begin_request().await;
+        fn request(ctx: &mut Ctx) -> crate::registry::BoxFuture<'_, Outcome> {
+            Box::pin(async move {
+                // Half as a custom client does, half as boomer::http does.
+                let in_flight = match ctx.user_id() % 2 {
+                    0 => Some(ctx.in_flight().await),
+                    _ => begin_request().await,
+                };
                 SERVED.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(7)).await;
                 let sample = Sample(&RECORDED);
