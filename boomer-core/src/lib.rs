@@ -329,7 +329,10 @@ async fn run_tasks(registry: &Registry, opts: &Options) -> Result<(), Error> {
             let names = registry
                 .tasks
                 .iter()
-                .map(|t| t.name.as_str())
+                .map(|t| match t.class {
+                    Some(_) => format!("{}.{}", registry.class_name(t.class), t.name),
+                    None => t.name.clone(),
+                })
                 .collect::<Vec<_>>()
                 .join(", ");
             Error::UnknownTask(name, names)
