@@ -76,6 +76,7 @@ fn request_increase_rate_ramps_up_with_1000_users() {
         6,
         &["--max-rps", "1000", "--request-increase-rate", "50/1s"],
     );
+    eprintln!("1,000 users, 50/1s: {count} requests in 6 s");
     // The master's -t starts a moment before the worker's users; allow a tenth either way.
     assert!((945..=1155).contains(&count), "{count} requests in 6 s");
 }
