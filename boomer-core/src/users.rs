@@ -529,7 +529,7 @@ impl Users {
         }
         let stop_timeout = self.stop_timeout;
         async move {
-            let deadline = tokio::time::Instant::now() + stop_timeout;
+            let deadline = deadline_after(stop_timeout);
             let users = users.into_iter().map(|u| stop_user(u, deadline));
             futures_join_all(users).await;
             for mut r in retiring {
@@ -574,7 +574,15 @@ async fn stop_user(user: UserHandle, deadline: tokio::time::Instant) {
 /// Stops one user in the background: soft stop, then as [`stop_user`] after `stop_timeout`.
 fn retire(user: UserHandle, stop_timeout: Duration) -> impl Future<Output = ()> + Send + 'static {
     user.signal.soft_stop();
-    stop_user(user, tokio::time::Instant::now() + stop_timeout)
+    stop_user(user, deadline_after(stop_timeout))
+}
+
+/// `after` from now; a year from now for a longer one (whatever the master sent, adding it
+/// must not overflow the clock).
+fn deadline_after(after: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    let year = Duration::from_secs(365 * 86_400);
+    now.checked_add(after.min(year)).unwrap_or(now)
 }
 
 async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: Arc<UserSignal>) {
@@ -1249,6 +1257,36 @@ mod tests {
             summary("GET", "/", &none),
             "GET /: 0 requests, 0 failures, min - ms, max 0 ms"
         );
+    }
+
+    /// A stop_timeout as long as a Duration goes (a master may send 1e300) neither
+    /// overflows the clock nor holds users that finish their task.
+    #[test]
+    fn a_huge_stop_timeout_stops_users_that_finish() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut registry = Registry::default();
+        registry.add_task(task("quick", 1));
+        let mut users = Users::new(
+            rt.handle().clone(),
+            Arc::new(registry),
+            Arc::default(),
+            None,
+        );
+        users.set_stop_timeout(Duration::MAX);
+        let at = |n: u32| BTreeMap::from([(DEFAULT_CLASS.to_string(), n)]);
+        let _guard = rt.enter();
+        users.apply(&at(3));
+        users.apply(&at(1));
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), users.stop_all())
+                .await
+                .expect("stopped")
+        });
+        assert_eq!(users.total(), 0);
     }
 
     #[test]
