@@ -21,6 +21,12 @@ const LATENCY: Duration = Duration::from_millis(20);
 /// A keep-alive HTTP/1.1 server on 127.0.0.1 that counts each request once its head is
 /// read, waits [`LATENCY`], and answers `200 hello`.
 fn counting_target() -> (String, Arc<AtomicU64>) {
+    slow_counting_target(LATENCY, Duration::ZERO)
+}
+
+/// [`counting_target`] answering after `latency` plus up to `jitter` more, varying from
+/// request to request (so that users do not move in step).
+fn slow_counting_target(latency: Duration, jitter: Duration) -> (String, Arc<AtomicU64>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind the target");
     let port = listener.local_addr().expect("local addr").port();
     let served = Arc::new(AtomicU64::new(0));
@@ -28,13 +34,13 @@ fn counting_target() -> (String, Arc<AtomicU64>) {
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let served = shared.clone();
-            std::thread::spawn(move || connection(stream, &served));
+            std::thread::spawn(move || connection(stream, &served, latency, jitter));
         }
     });
     (format!("http://127.0.0.1:{port}"), served)
 }
 
-fn connection(stream: TcpStream, served: &AtomicU64) {
+fn connection(stream: TcpStream, served: &AtomicU64, latency: Duration, jitter: Duration) {
     let mut out = stream.try_clone().expect("clone the stream");
     let mut reader = BufReader::new(stream);
     loop {
@@ -51,8 +57,10 @@ fn connection(stream: TcpStream, served: &AtomicU64) {
                 break;
             }
         }
-        served.fetch_add(1, Ordering::SeqCst);
-        std::thread::sleep(LATENCY);
+        let n = served.fetch_add(1, Ordering::SeqCst);
+        // A spread of the jitter by the request's number (Weyl sequence: evenly spread).
+        let spread = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64;
+        std::thread::sleep(latency + jitter.mul_f64(spread));
         let resp = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
         if out.write_all(resp.as_bytes()).is_err() {
             return;
@@ -182,4 +190,43 @@ fn web_ui_user_edits_lose_no_request() {
     );
     master.signal("TERM");
     worker.signal("TERM");
+}
+
+/// The worker quits mid-run (SIGINT, then SIGTERM for a second worker), its 20 users
+/// mid-request on a target that answers in 300 to 700 ms, longer than the moment a quitting
+/// worker lets tasks finish (200 ms): its final report makes the master's count what the
+/// target served.
+#[test]
+fn a_worker_quitting_mid_request_loses_none() {
+    let (host, served) =
+        slow_counting_target(Duration::from_millis(300), Duration::from_millis(400));
+    let dir = scratch("worker-quit");
+    let port = free_port();
+    let (_master, web) = web_master(&dir, "examples/locustfile.py", port, &[]);
+    for sig in ["INT", "TERM"] {
+        let mut worker = worker(&dir, "http", port, &[], &[]);
+        wait_workers(web, 1, "ready", Duration::from_secs(30));
+        // Each new test starts the master's stats over.
+        let before = served.load(Ordering::SeqCst);
+        swarm(web, 20, &host);
+        wait_workers(web, 1, "running", Duration::from_secs(10));
+        // Let the users run a while (load, not synchronisation).
+        std::thread::sleep(Duration::from_millis(2000));
+        worker.signal(sig);
+        worker.assert_exit(0, Duration::from_secs(5));
+        let served = served.load(Ordering::SeqCst) - before;
+        assert!(served > 40, "the target served only {served}");
+        // The master's web API caches its stats for 2 s: wait for its count to settle.
+        let counted = wait_for(
+            &format!("the worker gone (SIG{sig}), its final report counting {served}"),
+            Duration::from_secs(10),
+            || {
+                aggregated_requests(web)
+                    .filter(|(n, _, w)| w.is_empty() && *n == served)
+                    .map(|(n, _, _)| n)
+            },
+        );
+        assert_eq!(counted, served);
+        stop(web);
+    }
 }
