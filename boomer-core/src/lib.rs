@@ -230,6 +230,15 @@ impl Builder {
             run_tasks(&self.registry, &self.options).await?;
             return Ok(Exit::Quit);
         }
+        if self.options.print_locustfile {
+            let program = std::env::args_os()
+                .next()
+                .map(std::path::PathBuf::from)
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "worker".into());
+            print!("{}", config::master_locustfile(&self.registry, &program));
+            return Ok(Exit::Quit);
+        }
         let rt = tokio::runtime::Handle::current();
         let host = Arc::new(HostCell::default());
         host.set(self.options.host.clone());
@@ -287,12 +296,13 @@ fn start_outputs(
         stats::set_high_resolution(true);
         outputs.push(Box::new(output::Console::new(opts.only_summary)));
         if let Some(prefix) = &opts.csv_prefix {
-            let files = output::CsvFiles::create(prefix)
+            let files = output::CsvFiles::create(prefix, opts.csv_full_history)
                 .map_err(|e| Error::Output(format!("cannot create {prefix}_*.csv: {e}")))?;
             outputs.push(Box::new(files));
         }
         if opts.json || opts.json_file.is_some() {
-            let json = output::JsonSummary::new(opts.json, opts.json_file.clone());
+            let json = output::JsonSummary::new(opts.json, opts.json_file.clone())
+                .map_err(|e| Error::Output(e.to_string()))?;
             outputs.push(Box::new(json));
         }
     }

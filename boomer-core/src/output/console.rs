@@ -1,5 +1,6 @@
 //! Locust's headless console: the periodic table, then the summary, the percentile table and
-//! the error report; a progress line on stderr when it is a terminal.
+//! the error report, on stderr as Locust logs them (so stdout is `--json`'s alone); a
+//! progress line when stderr is a terminal.
 
 use std::io::{IsTerminal, Write};
 
@@ -12,7 +13,7 @@ const NAME_WIDTH: usize = 80;
 /// Locust's `CONSOLE_STATS_INTERVAL_SEC`.
 const PRINT_EVERY: f64 = 2.0;
 
-/// Prints Locust-style tables to stdout.
+/// Prints Locust-style tables to stderr.
 pub(crate) struct Console {
     only_summary: bool,
     info: RunInfo,
@@ -68,8 +69,8 @@ impl Output for Console {
         if !self.only_summary && s.time - self.last_print >= PRINT_EVERY - 0.05 {
             self.last_print = s.time;
             self.clear_progress();
-            print!("{}", stats_table(&s.totals, s.start_time, true));
-            println!();
+            eprint!("{}", stats_table(&s.totals, s.start_time, true));
+            eprintln!();
         }
         if self.progress && self.info.standalone {
             self.progress_line(&s);
@@ -80,12 +81,16 @@ impl Output for Console {
     fn on_stop(&mut self) {
         self.clear_progress();
         let Some(s) = self.last.take() else { return };
-        print!("{}", stats_table(&s.totals, s.start_time, false));
-        println!();
-        print!("{}", percentile_table(&s.totals));
-        println!();
-        print!("{}", error_report(&s.totals));
-        let _ = std::io::stdout().flush();
+        // One write, so that no log line lands inside the tables.
+        let text = format!(
+            "{}\n{}\n{}",
+            stats_table(&s.totals, s.start_time, false),
+            percentile_table(&s.totals),
+            error_report(&s.totals)
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
     }
 }
 
@@ -140,7 +145,8 @@ pub(crate) fn stats_table(w: &Window, start_time: f64, current: bool) -> String 
             e.avg_response_time() as u64,
             e.min_response_time() as u64,
             e.max_response_time() as u64,
-            e.response_time_percentile(0.5),
+            // Python's %7d of Locust's median (an int, or min/max as a float).
+            e.median_response_time() as u64,
             rps,
             fps
         )
