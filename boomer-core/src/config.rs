@@ -222,7 +222,10 @@ fn parse_loglevel(text: &str) -> Result<String, String> {
 
 fn parse_users(text: &str) -> Result<u32, String> {
     text.trim().parse().map_err(|_| {
-        format!("the number of users must be a whole number from 0 to {}, not {text:?}", u32::MAX)
+        format!(
+            "the number of users must be a whole number from 0 to {}, not {text:?}",
+            u32::MAX
+        )
     })
 }
 
@@ -366,8 +369,8 @@ const DEFAULT_CLASS_NAME: &str = "RustUser";
 /// each Rust task is a no-op task there, with its weight and tags). Every class has a task:
 /// the master refuses a class without one ("had no tasks left after filtering").
 pub(crate) fn master_locustfile(registry: &crate::Registry, program: &str) -> String {
-    use std::fmt::Write as _;
     use crate::stats::python_repr;
+    use std::fmt::Write as _;
     let mut out = format!(
         "# The master's side of the boomer worker {program}: its user classes, as the master\n\
          # must know them (names, weights, fixed counts, tags). Written by\n\
@@ -388,7 +391,10 @@ pub(crate) fn master_locustfile(registry: &crate::Registry, program: &str) -> St
         let _ = write!(out, "\n\nclass {}(User):\n", python_identifier(name));
         match class {
             Some(_) => {
-                let _ = writeln!(out, "    \"\"\"Runs in the Rust worker; the master only counts it.\"\"\"\n");
+                let _ = writeln!(
+                    out,
+                    "    \"\"\"Runs in the Rust worker; the master only counts it.\"\"\"\n"
+                );
             }
             None => {
                 let _ = writeln!(
@@ -411,7 +417,12 @@ pub(crate) fn master_locustfile(registry: &crate::Registry, program: &str) -> St
         let class_tags: &[String] = class.map_or(&[], |c| &c.tags);
         let mut seen = std::collections::BTreeSet::new();
         for t in registry.tasks.iter().filter(|t| t.class == type_id) {
-            let mut tags: Vec<&str> = t.tags.iter().chain(class_tags).map(String::as_str).collect();
+            let mut tags: Vec<&str> = t
+                .tags
+                .iter()
+                .chain(class_tags)
+                .map(String::as_str)
+                .collect();
             tags.sort_unstable();
             tags.dedup();
             let mut fn_name = python_identifier(&t.name).to_lowercase();
@@ -425,7 +436,11 @@ pub(crate) fn master_locustfile(registry: &crate::Registry, program: &str) -> St
             }
             let _ = writeln!(out, "    @task({})", t.weight);
             let _ = writeln!(out, "    def {fn_name}(self):");
-            let _ = writeln!(out, "        pass  # {}: runs in the Rust worker", t.name.replace('\n', " "));
+            let _ = writeln!(
+                out,
+                "        pass  # {}: runs in the Rust worker",
+                t.name.replace('\n', " ")
+            );
         }
     }
     out
@@ -435,10 +450,154 @@ pub(crate) fn master_locustfile(registry: &crate::Registry, program: &str) -> St
 fn python_identifier(name: &str) -> String {
     let mut id: String = name
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if id.is_empty() || id.starts_with(|c: char| c.is_ascii_digit()) {
         id.insert(0, '_');
     }
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        Options::parse_args(std::iter::once("worker").chain(args.iter().copied()), false)
+    }
+
+    fn refused(args: &[&str]) -> String {
+        let e = parse(args).expect_err("refused");
+        assert_eq!(e.exit_code(), 2, "{e}");
+        e.to_string()
+    }
+
+    #[test]
+    fn log_levels_as_locust_spells_them() {
+        for (given, want) in [
+            ("WARNING", "warn"),
+            ("warning", "warn"),
+            ("CRITICAL", "error"),
+            ("Debug", "debug"),
+            ("INFO", "info"),
+            ("error", "error"),
+            ("trace", "trace"),
+            ("info,boomer_core=DEBUG", "info,boomer_core=debug"),
+        ] {
+            let opts = parse(&["--standalone", "-L", given]).expect(given);
+            assert_eq!(opts.loglevel, want, "-L {given}");
+            assert!(tracing_subscriber::EnvFilter::try_new(&opts.loglevel).is_ok());
+        }
+        for bad in ["inf", "verbose", "boomer_core=loud", "=info", ""] {
+            let msg = refused(&["--standalone", "-L", bad]);
+            assert!(msg.contains("unknown log level"), "{bad}: {msg}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_checked_with_clear_messages() {
+        for bad in [["-r", "NaN"], ["-r", "inf"], ["-r", "-5"], ["-r", "0"]] {
+            let msg = refused(&["--standalone", bad[0], bad[1]]);
+            assert!(msg.contains("the spawn rate must be"), "{bad:?}: {msg}");
+        }
+        let msg = refused(&["--standalone", "-r=-5"]);
+        assert!(msg.contains("the spawn rate must be"), "{msg}");
+        let msg = refused(&["--standalone", "-u", "-1"]);
+        assert!(msg.contains("the number of users must be"), "{msg}");
+        let msg = refused(&["--standalone", "-t", "-5"]);
+        assert!(msg.contains("invalid time span"), "{msg}");
+        for flag in ["--csv", "--json-file"] {
+            let msg = refused(&["--standalone", flag, ""]);
+            assert!(msg.contains("needs a name"), "{flag}: {msg}");
+        }
+        assert_eq!(
+            parse(&["--standalone", "-r", "0.5"]).unwrap().spawn_rate,
+            0.5
+        );
+    }
+
+    #[test]
+    fn locust_s_standalone_flags_are_taken() {
+        let opts = parse(&[
+            "--standalone",
+            "--headless",
+            "--stop-timeout",
+            "10",
+            "--reset-stats",
+            "--csv",
+            "run",
+            "--csv-full-history",
+            "-t",
+            "0",
+        ])
+        .unwrap();
+        assert!(opts.headless && opts.reset_stats && opts.csv_full_history);
+        assert_eq!(opts.stop_timeout, Some(Duration::from_secs(10)));
+        // Locust: -t 0 is no limit.
+        assert_eq!(opts.run_time, None);
+        assert_eq!(
+            parse(&["--standalone", "-t", "1m30s"]).unwrap().run_time,
+            Some(Duration::from_secs(90))
+        );
+        let msg = refused(&["--standalone", "--csv-full-history"]);
+        assert!(msg.contains("--csv"), "{msg}");
+        let msg = refused(&["--standalone", "--html", "report.html"]);
+        assert!(
+            msg.contains("does not write Locust's HTML report yet"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_worker_refuses_standalone_only_flags() {
+        let msg = refused(&["-u", "20", "-t", "3s", "--csv", "x"]);
+        assert!(
+            msg.contains("-u/--users, -t/--run-time, --csv only apply to a standalone run"),
+            "{msg}"
+        );
+        assert!(msg.contains("--standalone"), "{msg}");
+        // The same flags are fine standalone, and a worker takes its own flags.
+        assert!(parse(&["--standalone", "-u", "20", "-t", "3s", "--csv", "x"]).is_ok());
+        assert!(parse(&["--master-host", "10.0.0.1", "--headless", "--reset-stats"]).is_ok());
+        // A program that is standalone by default, pointed at a master: a worker.
+        let e = Options::parse_args(["w", "--master-host", "10.0.0.1", "-u", "3"], true)
+            .expect_err("refused");
+        assert!(e.to_string().contains("-u/--users"), "{e}");
+    }
+
+    #[test]
+    fn the_master_locustfile_matches_the_classes() {
+        use crate::{Registry, Task, TaskFn, UserClass};
+        struct Shop;
+        let mut registry = Registry::default();
+        registry.add_class(
+            UserClass::new::<Shop>("Shopper", |_| Box::pin(async { Ok(Box::new(()) as _) }))
+                .weight(3)
+                .fixed_count(2)
+                .tags(["web"]),
+        );
+        registry.add_task(
+            Task::new("browse items", 5, TaskFn::Sync(|_| Ok(())))
+                .for_class::<Shop>()
+                .with_tags(["read"]),
+        );
+        registry.add_task(Task::new("ping", 1, TaskFn::Sync(|_| Ok(()))));
+        let text = master_locustfile(&registry, "load");
+        for want in [
+            "from locust import User, tag, task\n",
+            "class Shopper(User):\n",
+            "    weight = 3\n    fixed_count = 2\n",
+            "    @tag('read', 'web')\n    @task(5)\n    def browse_items(self):\n        pass",
+            "class RustUser(User):\n",
+            "    @task(1)\n    def ping(self):\n",
+        ] {
+            assert!(text.contains(want), "{want:?} not in\n{text}");
+        }
+    }
 }

@@ -274,7 +274,10 @@ mod tests {
         });
         let sent = sender.next().expect("new lines");
         assert!(sent.last().unwrap().ends_with("line 69"), "{sent:?}");
-        assert!(sent.len() > MAX_NEW_LINES as usize, "the whole list, not only the new lines");
+        assert!(
+            sent.len() > MAX_NEW_LINES as usize,
+            "the whole list, not only the new lines"
+        );
         // More than 70 new lines in one interval: sent once more, then never again.
         let subscriber = tracing_subscriber::registry().with(master_log_layer());
         tracing::subscriber::with_default(subscriber, || {
@@ -282,7 +285,10 @@ mod tests {
                 tracing::warn!("flood {i}");
             }
             let last = sender.next().expect("one last send");
-            assert!(last.last().unwrap().contains("Further log sending was disabled"));
+            assert!(last
+                .last()
+                .unwrap()
+                .contains("Further log sending was disabled"));
             tracing::warn!("after");
         });
         assert_eq!(sender.next(), None);

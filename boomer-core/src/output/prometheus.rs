@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{last_request, Output, Snapshot, PERCENTILES};
 use crate::stats::Entry;
@@ -78,7 +78,16 @@ fn accept(listener: TcpListener, page: Arc<Mutex<Arc<String>>>, busy: Arc<Atomic
 pub(crate) struct Pushgateway {
     authority: String,
     path: String,
+    /// After a failed push, the next try waits until then (each push is the whole page, so
+    /// a skipped one loses nothing): a dead gateway costs the outputs one timeout per
+    /// [`RETRY_AFTER`], not one per report.
+    retry_at: Option<Instant>,
+    /// The latest page not pushed because of `retry_at`: pushed at the end.
+    pending: Option<String>,
 }
+
+/// How long pushes pause after one failed.
+const RETRY_AFTER: Duration = Duration::from_secs(10);
 
 impl Pushgateway {
     /// `url` is the gateway's base URL, e.g. `http://127.0.0.1:9091`.
@@ -106,6 +115,8 @@ impl Pushgateway {
         Ok(Pushgateway {
             authority,
             path: format!("{base}/metrics/{}", job_segment(job)),
+            retry_at: None,
+            pending: None,
         })
     }
 
@@ -162,11 +173,14 @@ fn job_segment(job: &str) -> String {
 
 /// RFC 4648's URL-safe base64, with padding.
 fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -179,12 +193,37 @@ fn base64url(bytes: &[u8]) -> String {
     out
 }
 
+impl Pushgateway {
+    fn push_page(&mut self, page: &str) {
+        let failed = match self.push(page) {
+            Ok(200..=299) => false,
+            Ok(status) => {
+                tracing::warn!("the Pushgateway answered {status} to a push");
+                false
+            }
+            Err(e) => {
+                tracing::warn!("cannot push to the Pushgateway at {}: {e}", self.authority);
+                true
+            }
+        };
+        self.retry_at = failed.then(|| Instant::now() + RETRY_AFTER);
+    }
+}
+
 impl Output for Pushgateway {
     fn on_report(&mut self, s: Snapshot) {
-        match self.push(&render(&s)) {
-            Ok(200..=299) => {}
-            Ok(status) => tracing::warn!("the Pushgateway answered {status} to a push"),
-            Err(e) => tracing::warn!("cannot push to the Pushgateway at {}: {e}", self.authority),
+        let page = render(&s);
+        if self.retry_at.is_some_and(|at| Instant::now() < at) {
+            self.pending = Some(page);
+            return;
+        }
+        self.pending = None;
+        self.push_page(&page);
+    }
+
+    fn on_stop(&mut self) {
+        if let Some(page) = self.pending.take() {
+            self.push_page(&page);
         }
     }
 }
@@ -220,7 +259,10 @@ fn serve(mut stream: TcpStream, page: &Mutex<Arc<String>>) -> io::Result<()> {
     }
     let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
     let mut parts = line.split(|&b| b == b' ');
-    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
     let path = target.split(|&b| b == b'?').next().unwrap_or_default();
     let answer = match (method, path) {
         (b"GET" | b"HEAD", b"/metrics") => {
