@@ -208,7 +208,7 @@ pub(crate) fn error_report(w: &Window) -> String {
             rows.push(format!(
                 "{:<18} {:<100}\n",
                 count.occurrences,
-                format!("{method} {name}: {text}")
+                format!("{method} {name}: {}", error_name(text))
             ));
         }
     }
@@ -225,4 +225,44 @@ pub(crate) fn error_report(w: &Window) -> String {
     }
     out.push_str(&sep);
     out
+}
+
+/// Locust's `StatsError.to_name` for an error text: a `CatchResponseError(...)` (what
+/// `boomer::http`'s `failure()` records, as Locust's `response.failure()`) shows as its
+/// message, as a standalone Locust shows it.
+fn error_name(text: &str) -> &str {
+    let Some(inner) = text
+        .strip_prefix("CatchResponseError(")
+        .and_then(|t| t.strip_suffix(')'))
+    else {
+        return text;
+    };
+    // The message's repr, without its quotes when it needed no escapes.
+    for quote in ['\'', '"'] {
+        if let Some(message) = inner
+            .strip_prefix(quote)
+            .and_then(|t| t.strip_suffix(quote))
+        {
+            if !message.contains(['\\', quote]) {
+                return message;
+            }
+        }
+    }
+    inner
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catch_response_errors_show_their_message() {
+        assert_eq!(error_name("CatchResponseError('no token')"), "no token");
+        assert_eq!(error_name("CatchResponseError(\"it's\")"), "it's");
+        assert_eq!(error_name("CatchResponseError('a\\nb')"), "'a\\nb'");
+        assert_eq!(
+            error_name("HTTPError('404 Client Error')"),
+            "HTTPError('404 Client Error')"
+        );
+    }
 }
