@@ -425,7 +425,7 @@ pub(crate) fn master_locustfile(registry: &crate::Registry, program: &str) -> St
                 .collect();
             tags.sort_unstable();
             tags.dedup();
-            let mut fn_name = python_identifier(&t.name).to_lowercase();
+            let mut fn_name = python_identifier(&t.name.to_lowercase());
             while !seen.insert(fn_name.clone()) {
                 fn_name.push('_');
             }
@@ -446,8 +446,15 @@ pub(crate) fn master_locustfile(registry: &crate::Registry, program: &str) -> St
     out
 }
 
-/// `name` as a Python identifier: other characters become `_`, a leading digit gets one.
+/// `name` as a Python identifier: other characters become `_`, a leading digit gets one, and
+/// a keyword or a name the locustfile imports (`User`, `tag`, `task`) gets a trailing one.
 fn python_identifier(name: &str) -> String {
+    const TAKEN: [&str; 38] = [
+        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
+        "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
+        "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return",
+        "try", "while", "with", "yield", "User", "tag", "task",
+    ];
     let mut id: String = name
         .chars()
         .map(|c| {
@@ -460,6 +467,9 @@ fn python_identifier(name: &str) -> String {
         .collect();
     if id.is_empty() || id.starts_with(|c: char| c.is_ascii_digit()) {
         id.insert(0, '_');
+    }
+    if TAKEN.contains(&id.as_str()) {
+        id.push('_');
     }
     id
 }
@@ -588,6 +598,8 @@ mod tests {
                 .with_tags(["read"]),
         );
         registry.add_task(Task::new("ping", 1, TaskFn::Sync(|_| Ok(()))));
+        registry.add_task(Task::new("Task", 2, TaskFn::Sync(|_| Ok(()))));
+        registry.add_task(Task::new("1st class", 3, TaskFn::Sync(|_| Ok(()))));
         let text = master_locustfile(&registry, "load");
         for want in [
             "from locust import User, tag, task\n",
@@ -596,6 +608,8 @@ mod tests {
             "    @tag('read', 'web')\n    @task(5)\n    def browse_items(self):\n        pass",
             "class RustUser(User):\n",
             "    @task(1)\n    def ping(self):\n",
+            "    @task(2)\n    def task_(self):\n",
+            "    @task(3)\n    def _1st_class(self):\n",
         ] {
             assert!(text.contains(want), "{want:?} not in\n{text}");
         }

@@ -50,7 +50,7 @@ async fn names_task(ctx: &mut boomer::Ctx) {
     }
     let name = format!("/name/{:03}", i % names());
     let elapsed = Duration::from_micros(1000 + (i % 7) * 1500);
-    if std::env::var_os("NAMES_FAIL").is_some() && i % 10 == 0 {
+    if std::env::var_os("NAMES_FAIL").is_some() && i.is_multiple_of(10) {
         ctx.record_failure("GET", &name, elapsed, "bad");
     } else {
         ctx.record_success("GET", &name, elapsed, 10);

@@ -21,6 +21,9 @@ pub(crate) struct CsvFiles {
     recent: VecDeque<(f64, Arc<Window>)>,
 }
 
+/// A history row: (key, method, name, entry), the key `None` for the Aggregated row.
+type HistoryRow<'a> = (Option<(&'a str, &'a str)>, &'a str, &'a str, &'a Entry);
+
 /// Locust's `CURRENT_RESPONSE_TIME_PERCENTILE_WINDOW`.
 const CURRENT_WINDOW: f64 = 10.0;
 
@@ -167,8 +170,7 @@ impl CsvFiles {
         }
         let last = last_request(&s.totals);
         let total = s.totals.total();
-        // (key, method, name, entry): the key is None for the Aggregated row.
-        let mut rows: Vec<(Option<(&str, &str)>, &str, &str, &Entry)> = Vec::new();
+        let mut rows: Vec<HistoryRow> = Vec::new();
         if self.full_history {
             rows.extend(s.totals.entries().map(|(m, n, e)| (Some((m, n)), m, n, e)));
         }
