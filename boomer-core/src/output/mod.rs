@@ -119,8 +119,8 @@ impl Report {
 }
 
 enum Msg {
-    Report(Report),
-    Reset,
+    /// A report, and whether the totals are reset before it (`--reset-stats`).
+    Report(Report, bool),
     Stop,
 }
 
@@ -129,6 +129,8 @@ enum Msg {
 pub(crate) struct Outputs {
     tx: Option<SyncSender<Msg>>,
     backlog: Option<Report>,
+    /// The next report resets the totals first.
+    reset: bool,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -148,6 +150,7 @@ impl Outputs {
         Ok(Outputs {
             tx: Some(tx),
             backlog: None,
+            reset: false,
             thread: Some(thread),
         })
     }
@@ -168,20 +171,22 @@ impl Outputs {
             }
             None => report,
         };
-        match tx.try_send(Msg::Report(report)) {
+        let reset = std::mem::take(&mut self.reset);
+        match tx.try_send(Msg::Report(report, reset)) {
             Ok(()) => {}
-            Err(TrySendError::Full(Msg::Report(r))) => self.backlog = Some(r),
+            Err(TrySendError::Full(Msg::Report(r, reset))) => {
+                self.backlog = Some(r);
+                self.reset = reset;
+            }
             Err(_) => self.tx = None,
         }
     }
 
-    /// Forgets the totals (`--reset-stats`): what was queued and not yet delivered too.
+    /// Forgets the totals (`--reset-stats`), from the next report on (never waiting): what
+    /// was held back and not yet queued is dropped too.
     pub(crate) fn reset(&mut self) {
-        let Some(tx) = &self.tx else { return };
         self.backlog = None;
-        if tx.send(Msg::Reset).is_err() {
-            self.tx = None;
-        }
+        self.reset = true;
     }
 
     /// Delivers what is queued, tells the outputs to stop, and waits for them to finish
@@ -189,7 +194,7 @@ impl Outputs {
     pub(crate) fn stop(&mut self) {
         if let Some(tx) = self.tx.take() {
             if let Some(r) = self.backlog.take() {
-                let _ = tx.send(Msg::Report(r));
+                let _ = tx.send(Msg::Report(r, std::mem::take(&mut self.reset)));
             }
             let _ = tx.send(Msg::Stop);
         }
@@ -215,13 +220,14 @@ fn deliver(rx: Receiver<Msg>, mut outputs: Vec<Box<dyn Output>>, info: RunInfo) 
     let mut exceptions: Arc<BTreeMap<String, ExceptionCount>> = Arc::default();
     loop {
         let report = match rx.recv() {
-            Ok(Msg::Report(report)) => report,
-            Ok(Msg::Reset) => {
-                totals = Arc::default();
-                for o in outputs.iter_mut() {
-                    o.on_reset();
+            Ok(Msg::Report(report, reset)) => {
+                if reset {
+                    totals = Arc::default();
+                    for o in outputs.iter_mut() {
+                        o.on_reset();
+                    }
                 }
-                continue;
+                report
             }
             Ok(Msg::Stop) | Err(_) => break,
         };
