@@ -559,6 +559,17 @@ impl Entry {
         }
     }
 
+    /// An entry of successes recorded at these (µs, epoch seconds), settled: for tests.
+    #[cfg(test)]
+    pub(crate) fn of_samples(samples: &[(u64, f64)]) -> Entry {
+        let mut e = Entry::default();
+        for &(us, now) in samples {
+            e.log(Duration::from_micros(us), 0, now);
+        }
+        e.settle();
+        e
+    }
+
     /// Number of requests.
     pub fn num_requests(&self) -> u64 {
         self.num_requests

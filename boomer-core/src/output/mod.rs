@@ -418,3 +418,55 @@ fn total_rates(e: &Entry, start_time: f64, last: Option<f64>) -> (f64, f64) {
         _ => (0.0, 0.0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The totals forget old seconds, and Locust's current rates read the same numbers.
+    #[test]
+    fn old_seconds_go_and_the_current_rates_stay() {
+        let start = 1_700_000_000.0;
+        let samples: Vec<(u64, f64)> = (0..600)
+            .flat_map(|s| (0..=(s % 5)).map(move |i| (1_000 + i * 10, start + s as f64 + 0.5)))
+            .collect();
+        let mut totals = Window::default();
+        totals
+            .entries
+            .insert(("GET".into(), "/a".into()), Entry::of_samples(&samples));
+        let e = &totals.entries[&("GET".to_string(), "/a".to_string())];
+        let last = last_request(&totals).unwrap();
+        let before = (e.current_rps(start, last), e.num_reqs_per_sec.len());
+        forget_old_seconds(&mut totals);
+        let e = &totals.entries[&("GET".to_string(), "/a".to_string())];
+        assert_eq!(before.1, 600);
+        assert_eq!(e.num_reqs_per_sec.len(), KEEP_SECONDS as usize + 1);
+        assert_eq!(e.current_rps(start, last), before.0);
+        assert!(before.0 > 0.0);
+        assert_eq!(e.num_requests, samples.len() as u64);
+    }
+
+    /// Only the median is clamped to [min, max]; it is Locust's bucketed one, while the
+    /// percentiles are not clamped.
+    #[test]
+    fn only_the_median_is_clamped() {
+        let lone = Entry::of_samples(&[(147_000, 1.0)]);
+        // Locust: bucket 150 for the percentiles, the median clamped to the max 147.
+        assert_eq!(lone.percentile(1.0), 150);
+        assert_eq!(lone.response_time_percentile(1.0), 150);
+        assert_eq!(lone.median_response_time(), 147.0);
+        let e = Entry::of_samples(&[(101_000, 1.0), (104_000, 1.0), (147_000, 1.0)]);
+        assert_eq!(e.median_response_time(), 101.0);
+    }
+
+    #[test]
+    fn rows_sort_by_name_then_method() {
+        let mut w = Window::default();
+        for (m, n) in [("GET", "/b"), ("POST", "/a"), ("GET", "/a")] {
+            w.entries
+                .insert((m.into(), n.into()), Entry::of_samples(&[(1_000, 1.0)]));
+        }
+        let order: Vec<(&str, &str)> = w.entries().map(|(m, n, _)| (m, n)).collect();
+        assert_eq!(order, [("GET", "/a"), ("POST", "/a"), ("GET", "/b")]);
+    }
+}

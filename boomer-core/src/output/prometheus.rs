@@ -398,3 +398,22 @@ fn escape(v: &str) -> String {
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_names_that_need_it_are_base64url() {
+        assert_eq!(job_segment("boomer"), "job/boomer");
+        assert_eq!(job_segment("a b/c"), "job@base64/YSBiL2M=");
+        assert_eq!(job_segment("?>"), "job@base64/Pz4=");
+        assert_eq!(base64url(b"\xfb\xff"), "-_8=");
+        let push = Pushgateway::new("http://gw:9091/base/", "a b/c").unwrap();
+        assert_eq!(
+            (push.authority.as_str(), push.path.as_str()),
+            ("gw:9091", "/base/metrics/job@base64/YSBiL2M=")
+        );
+        assert!(Pushgateway::new("http://gw", "").is_err());
+    }
+}
