@@ -218,19 +218,13 @@ fn deliver(rx: Receiver<Msg>, mut outputs: Vec<Box<dyn Output>>, info: RunInfo) 
     }
     let mut totals = Arc::new(Window::default());
     let mut exceptions: Arc<BTreeMap<String, ExceptionCount>> = Arc::default();
-    loop {
-        let report = match rx.recv() {
-            Ok(Msg::Report(report, reset)) => {
-                if reset {
-                    totals = Arc::default();
-                    for o in outputs.iter_mut() {
-                        o.on_reset();
-                    }
-                }
-                report
+    while let Ok(Msg::Report(report, reset)) = rx.recv() {
+        if reset {
+            totals = Arc::default();
+            for o in outputs.iter_mut() {
+                o.on_reset();
             }
-            Ok(Msg::Stop) | Err(_) => break,
-        };
+        }
         // A copy only while an output still holds the previous snapshot: bounded, as what
         // the totals keep is (see `forget_old_seconds`).
         let run = Arc::make_mut(&mut totals);
