@@ -156,10 +156,14 @@ fn standalone_run_reports_what_was_recorded() {
             &prom_addr,
         ],
     );
-    // Once the recorder's 1000 samples are in the history, Prometheus must show them.
+    // Once the recorder's 1000 samples are in the history, Prometheus must show them (its
+    // page follows each report, after the CSV files, on the same thread).
     all_samples_in_history(&dir);
-    let (status, page) = http(prom, "GET", "/metrics", &[]);
-    assert_eq!(status, 200);
+    let want = "boomer_requests_total{method=\"GET\",name=\"/rust\"} 1000";
+    let page = wait_for("the samples on /metrics", Duration::from_secs(10), || {
+        let (status, page) = http(prom, "GET", "/metrics", &[]);
+        (status == 200 && page.contains(want)).then_some(page)
+    });
     for want in [
         "boomer_requests_total{method=\"GET\",name=\"/rust\"} 1000",
         "boomer_failures_total{method=\"\",name=\"Aggregated\"} 50",
@@ -400,9 +404,11 @@ fn names_worker(envs: &[(&str, &str)], args: &[&str]) -> Command {
 #[test]
 fn json_on_stdout_is_json_alone() {
     let dir = scratch("standalone-json-stdout");
-    let mut cmd = Command::new(example("e2e_recorder"));
-    cmd.args(["--standalone", "-u", "1", "-t", "2s", "--json"])
-        .env("RECORDER_TOTAL", "1000");
+    // (A worker that prints nothing of its own: the recorder prints its count at quit.)
+    let cmd = names_worker(
+        &[("NAMES_SCRIPT", "GET /j 10;GET /j 20;GET /j 30 bad")],
+        &["--standalone", "-u", "1", "-t", "2s", "--json"],
+    );
     let (code, stdout, stderr) = run_split(&dir, cmd, Duration::from_secs(30));
     assert_eq!(code, Some(1), "{stderr}");
     // Piped into a JSON parser: Python's, as `| python3 -m json.tool` would.
@@ -420,7 +426,7 @@ fn json_on_stdout_is_json_alone() {
         "stdout is not JSON alone: {}\n--- stdout ---\n{stdout}",
         String::from_utf8_lossy(&parsed.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&parsed.stdout), "/rust 1000\n");
+    assert_eq!(String::from_utf8_lossy(&parsed.stdout), "/j 3\n");
     // The tables went to stderr, as Locust's.
     assert!(
         stderr.contains("Response time percentiles (approximated)"),
@@ -574,7 +580,12 @@ fn prometheus_passes_promtool_and_serves_scrapes_at_once() {
             &addr,
         ],
     );
-    all_samples_in_history(&dir);
+    // The page follows each report (after the CSV files, on the same thread).
+    let want = "boomer_response_time_seconds_count{method=\"GET\",name=\"/rust\"} 1000";
+    wait_for("the samples on /metrics", Duration::from_secs(20), || {
+        let (status, page) = http(prom, "GET", "/metrics", &[]);
+        (status == 200 && page.contains(want)).then_some(())
+    });
     // Three clients that connect and say nothing must not delay a scrape.
     let idle: Vec<_> = (0..3)
         .map(|_| std::net::TcpStream::connect(&addr).expect("connect"))

@@ -592,7 +592,7 @@ impl Entry {
 
     /// Locust's `median_response_time` (2.47), in µs: the master's bucketed 50th percentile,
     /// and only it kept within [min, max] (so a lone 99.6 ms request has a median of 99.6,
-    /// not its bucket's 100). Locust up to 2.46 took `median_from_dict` instead.
+    /// not its bucket's 100). Locust 2.46.3 and older took `median_from_dict` instead.
     pub(crate) fn median_us(&self) -> u64 {
         if self.response_times.is_empty() {
             return 0;
