@@ -69,8 +69,10 @@ impl Output for Console {
         if !self.only_summary && s.time - self.last_print >= PRINT_EVERY - 0.05 {
             self.last_print = s.time;
             self.clear_progress();
-            eprint!("{}", stats_table(&s.totals, s.start_time, true));
-            eprintln!();
+            let table = stats_table(&s.totals, s.start_time, true) + "\n";
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(table.as_bytes());
+            let _ = err.flush();
         }
         if self.progress && self.info.standalone {
             self.progress_line(&s);
