@@ -388,7 +388,8 @@ pub(crate) fn master_locustfile(registry: &crate::Registry, program: &str) -> St
     }
     for (name, class) in classes {
         let type_id = class.and_then(|c| c.type_id);
-        let _ = write!(out, "\n\nclass {}(User):\n", python_identifier(name));
+        let ident = python_identifier(name);
+        let _ = write!(out, "\n\nclass {ident}(User):\n");
         match class {
             Some(_) => {
                 let _ = writeln!(
@@ -442,12 +443,17 @@ pub(crate) fn master_locustfile(registry: &crate::Registry, program: &str) -> St
                 t.name.replace('\n', " ")
             );
         }
+        if ident != name {
+            // The master hands out users by the class's __name__: the worker's own name.
+            let _ = write!(out, "\n\n{ident}.__name__ = {}\n", python_repr(name));
+        }
     }
     out
 }
 
-/// `name` as a Python identifier: other characters become `_`, a leading digit gets one, and
-/// a keyword or a name the locustfile imports (`User`, `tag`, `task`) gets a trailing one.
+/// `name` as a Python identifier: characters other than ASCII letters, digits and `_` become
+/// `_`, a leading digit gets one, and a keyword or a name the locustfile imports (`User`,
+/// `tag`, `task`) gets a trailing one.
 fn python_identifier(name: &str) -> String {
     const TAKEN: [&str; 38] = [
         "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
@@ -458,7 +464,7 @@ fn python_identifier(name: &str) -> String {
     let mut id: String = name
         .chars()
         .map(|c| {
-            if c.is_alphanumeric() || c == '_' {
+            if c.is_ascii_alphanumeric() || c == '_' {
                 c
             } else {
                 '_'
@@ -597,6 +603,11 @@ mod tests {
                 .for_class::<Shop>()
                 .with_tags(["read"]),
         );
+        struct Odd;
+        registry.add_class(UserClass::new::<Odd>("Odd one", |_| {
+            Box::pin(async { Ok(Box::new(()) as _) })
+        }));
+        registry.add_task(Task::new("odd", 1, TaskFn::Sync(|_| Ok(()))).for_class::<Odd>());
         registry.add_task(Task::new("ping", 1, TaskFn::Sync(|_| Ok(()))));
         registry.add_task(Task::new("Task", 2, TaskFn::Sync(|_| Ok(()))));
         registry.add_task(Task::new("1st class", 3, TaskFn::Sync(|_| Ok(()))));
@@ -610,6 +621,8 @@ mod tests {
             "    @task(1)\n    def ping(self):\n",
             "    @task(2)\n    def task_(self):\n",
             "    @task(3)\n    def _1st_class(self):\n",
+            "class Odd_one(User):\n",
+            "\n\nOdd_one.__name__ = 'Odd one'\n",
         ] {
             assert!(text.contains(want), "{want:?} not in\n{text}");
         }
