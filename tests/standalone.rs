@@ -465,7 +465,8 @@ class U(User):
             # An int when whole, as boomer writes whole milliseconds.
             rt = float(parts[2]) if "." in parts[2] else int(parts[2])
             self.environment.events.request.fire(request_type=parts[0], name=parts[1],
-                response_time=rt, response_length=10, exception=error, context={})
+                # (record_failure records no content: 0 bytes for the failures.)
+                response_time=rt, response_length=0 if error else 10, exception=error, context={})
 "#,
     )
     .expect("write locustfile");
@@ -482,7 +483,14 @@ class U(User):
             "-t",
             "2s",
         ])
-        .args(["--csv", "real", "--exit-code-on-error", "0"])
+        .args([
+            "--csv",
+            "real",
+            "--json-file",
+            "real",
+            "--exit-code-on-error",
+            "0",
+        ])
         .env("NAMES_SCRIPT", script);
     let (code, _, stderr) = run_split(&dir, cmd, Duration::from_secs(60));
     assert_eq!(code, Some(0), "{stderr}");
@@ -497,6 +505,8 @@ class U(User):
             "--only-summary",
             "--csv",
             "ours",
+            "--json-file",
+            "ours",
         ],
     );
     let (code, _, stderr) = run_split(&dir, cmd, Duration::from_secs(30));
@@ -508,8 +518,10 @@ class U(User):
         "Request Count",
         "Failure Count",
         "Median Response Time",
+        "Average Response Time",
         "Min Response Time",
         "Max Response Time",
+        "Average Content Size",
     ];
     let pick = |rows: &[HashMap<String, String>]| -> Vec<Vec<String>> {
         rows.iter()
@@ -532,6 +544,35 @@ class U(User):
     let want = errors(&real["failures"].1);
     assert_eq!(want.len(), 1, "{want:?}");
     assert_eq!(errors(&ours["failures"].1), want, "_failures.csv");
+
+    // The JSON: the same entries with the same numbers (times and per-second keys aside),
+    // in order of name, then method (Locust's is the order first seen).
+    let json = |name: &str| -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).expect("json");
+        let entries: Vec<serde_json::Value> = serde_json::from_str(&text).expect("valid JSON");
+        entries
+            .into_iter()
+            .map(|mut e| {
+                for key in ["num_reqs_per_sec", "num_fail_per_sec"] {
+                    let sum: u64 = e[key]
+                        .as_object()
+                        .expect("per second")
+                        .values()
+                        .map(|v| v.as_u64().expect("count"))
+                        .sum();
+                    e[key] = sum.into();
+                }
+                for key in ["last_request_timestamp", "start_time"] {
+                    assert!(e[key].is_f64(), "{key}: {e}");
+                    e[key] = serde_json::Value::Null;
+                }
+                e
+            })
+            .collect()
+    };
+    let mut real = json("real");
+    real.sort_by_key(|e| (e["name"].to_string(), e["method"].to_string()));
+    assert_eq!(json("ours"), real, "the JSON");
 }
 
 /// Whether `promtool` finds anything to say about a page (it prints nothing when clean).
