@@ -188,7 +188,7 @@ pub fn parse_timespan(text: &str) -> Result<Duration, String> {
 /// `tracing` ones (trace, warn, off), or a comma-separated filter of them per module
 /// (`info,boomer_core=debug`); the tracing directive it stands for. Anything else is an
 /// error, not a filter that silently shows nothing (tracing reads `inf` as a module name).
-fn parse_loglevel(text: &str) -> Result<String, String> {
+pub(crate) fn parse_loglevel(text: &str) -> Result<String, String> {
     fn level(name: &str) -> Option<&'static str> {
         Some(match name.trim().to_ascii_lowercase().as_str() {
             "trace" => "trace",

@@ -399,13 +399,19 @@ pub fn run_main(builder: Builder) -> ExitCode {
     }
 }
 
-/// Logs to stderr through `tracing`, at `level` (a level or a tracing filter directive).
+/// Logs to stderr through `tracing`, at `level`: a level as `-L` takes it (Locust's DEBUG, INFO,
+/// WARNING, ERROR, CRITICAL in any case, or trace, warn, off) or a filter of such levels per
+/// module (`info,boomer_core=debug`); anything else logs at info, and says so.
 pub fn init_logging(level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| {
-        eprintln!("unknown log level {level:?}; using info");
-        EnvFilter::new("info")
-    });
+    // Locust's level names too (`WARNING`, `CRITICAL`), as `-L` takes them.
+    let filter = config::parse_loglevel(level)
+        .ok()
+        .and_then(|directive| EnvFilter::try_new(directive).ok())
+        .unwrap_or_else(|| {
+            eprintln!("unknown log level {level:?}; using info");
+            EnvFilter::new("info")
+        });
     use std::io::IsTerminal;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
