@@ -156,14 +156,18 @@ fn standalone_run_reports_what_was_recorded() {
             &prom_addr,
         ],
     );
-    // Once the recorder's 1000 samples are in the history, Prometheus must show them.
+    // Once the recorder's 1000 samples are in the history, Prometheus must show them (its
+    // page follows each report, after the CSV files, on the same thread).
     all_samples_in_history(&dir);
-    let (status, page) = http(prom, "GET", "/metrics", &[]);
-    assert_eq!(status, 200);
+    let want = "boomer_requests_total{method=\"GET\",name=\"/rust\"} 1000";
+    let page = wait_for("the samples on /metrics", Duration::from_secs(10), || {
+        let (status, page) = http(prom, "GET", "/metrics", &[]);
+        (status == 200 && page.contains(want)).then_some(page)
+    });
     for want in [
         "boomer_requests_total{method=\"GET\",name=\"/rust\"} 1000",
         "boomer_failures_total{method=\"\",name=\"Aggregated\"} 50",
-        "boomer_response_time_ms{method=\"GET\",name=\"/rust\",quantile=\"0.9\"} 150",
+        "boomer_response_time_seconds{method=\"GET\",name=\"/rust\",quantile=\"0.9\"} 0.15",
         "boomer_errors_total{method=\"GET\",name=\"/rust\",error=\"boom\"} 50",
     ] {
         assert!(page.contains(want), "{want} not in\n{page}");
@@ -314,7 +318,7 @@ fn prometheus_serves_a_worker_s_stats_too() {
     // Locust's buckets in worker mode: the same percentiles as the master's.
     assert!(
         page.contains(
-            "boomer_response_time_ms{method=\"GET\",name=\"/rust\",quantile=\"0.8\"} 150"
+            "boomer_response_time_seconds{method=\"GET\",name=\"/rust\",quantile=\"0.8\"} 0.15"
         ),
         "{page}"
     );
@@ -362,4 +366,633 @@ fn pushes_to_a_pushgateway() {
         "{body}"
     );
     run.wait(Duration::from_secs(20));
+}
+
+/// A run whose stdout and stderr are kept apart: (exit code, stdout, stderr).
+fn run_split(dir: &Path, mut cmd: Command, timeout: Duration) -> (Option<i32>, String, String) {
+    let (out_path, err_path) = (dir.join("stdout.txt"), dir.join("stderr.txt"));
+    cmd.current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
+        .stderr(std::fs::File::create(&err_path).expect("stderr file"));
+    let mut child = cmd.spawn().expect("start");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = match rx.recv_timeout(timeout) {
+        Ok(status) => status.expect("wait"),
+        Err(_) => {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            panic!(
+                "still running after {timeout:?}; stderr:\n{}",
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+    };
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    (status.code(), read(&out_path), read(&err_path))
+}
+
+fn names_worker(envs: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(example("e2e_names"));
+    cmd.args(args).envs(envs.iter().copied());
+    cmd
+}
+
+#[test]
+fn json_on_stdout_is_json_alone() {
+    let dir = scratch("standalone-json-stdout");
+    // (A worker that prints nothing of its own: the recorder prints its count at quit.)
+    let cmd = names_worker(
+        &[("NAMES_SCRIPT", "GET /j 10;GET /j 20;GET /j 30 bad")],
+        &["--standalone", "-u", "1", "-t", "2s", "--json"],
+    );
+    let (code, stdout, stderr) = run_split(&dir, cmd, Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{stderr}");
+    // Piped into a JSON parser: Python's, as `| python3 -m json.tool` would.
+    let python = locust().with_file_name("python3");
+    let parsed = Command::new(python)
+        .args([
+            "-c",
+            "import json, sys; d = json.load(sys.stdin); print(d[0]['name'], d[0]['num_requests'])",
+        ])
+        .stdin(std::fs::File::open(dir.join("stdout.txt")).expect("stdout"))
+        .output()
+        .expect("python");
+    assert!(
+        parsed.status.success(),
+        "stdout is not JSON alone: {}\n--- stdout ---\n{stdout}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&parsed.stdout), "/j 3\n");
+    // The tables went to stderr, as Locust's.
+    assert!(
+        stderr.contains("Response time percentiles (approximated)"),
+        "{stderr}"
+    );
+}
+
+/// The same samples recorded by a real Locust and by boomer, written to `--csv` by each:
+/// the rows come in Locust's order (name, then method), the median is Locust's (only it
+/// clamped to [min, max]), and error texts go through Locust's parse_error, so the two
+/// addresses below are one row.
+#[test]
+fn csv_rows_medians_and_errors_are_locust_s() {
+    let dir = scratch("standalone-as-locust");
+    let script = "GET /b 101;GET /b 104;GET /b 147;POST /a 10;POST /a 20;GET /a 99.6;\
+        GET /a 5 ConnectionError(<urllib3.connection.HTTPConnection object at 0x7f3a2c1d5e50>: refused);\
+        GET /a 7 ConnectionError(<urllib3.connection.HTTPConnection object at 0x7f00aa>: refused)";
+    let locustfile = dir.join("script_locustfile.py");
+    std::fs::write(
+        &locustfile,
+        r#"import os
+from locust import User, task, constant
+
+class U(User):
+    wait_time = constant(0.05)
+    done = False
+
+    @task
+    def t(self):
+        if U.done:
+            return
+        U.done = True
+        for sample in os.environ["NAMES_SCRIPT"].split(";"):
+            parts = sample.strip().split(" ", 3)
+            error = parts[3] if len(parts) > 3 else None
+            # An int when whole, as boomer writes whole milliseconds.
+            rt = float(parts[2]) if "." in parts[2] else int(parts[2])
+            self.environment.events.request.fire(request_type=parts[0], name=parts[1],
+                # (record_failure records no content: 0 bytes for the failures.)
+                response_time=rt, response_length=0 if error else 10, exception=error, context={})
+"#,
+    )
+    .expect("write locustfile");
+    let mut cmd = Command::new(locust());
+    cmd.arg("-f")
+        .arg(&locustfile)
+        .args([
+            "--headless",
+            "--only-summary",
+            "-u",
+            "1",
+            "-r",
+            "1",
+            "-t",
+            "2s",
+        ])
+        .args([
+            "--csv",
+            "real",
+            "--json-file",
+            "real",
+            "--exit-code-on-error",
+            "0",
+        ])
+        .env("NAMES_SCRIPT", script);
+    let (code, _, stderr) = run_split(&dir, cmd, Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{stderr}");
+    let cmd = names_worker(
+        &[("NAMES_SCRIPT", script)],
+        &[
+            "--standalone",
+            "-u",
+            "1",
+            "-t",
+            "2s",
+            "--only-summary",
+            "--csv",
+            "ours",
+            "--json-file",
+            "ours",
+        ],
+    );
+    let (code, _, stderr) = run_split(&dir, cmd, Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{stderr}");
+    let (real, ours) = (python_csv(&dir, "real"), python_csv(&dir, "ours"));
+    let columns = [
+        "Type",
+        "Name",
+        "Request Count",
+        "Failure Count",
+        "Median Response Time",
+        "Average Response Time",
+        "Min Response Time",
+        "Max Response Time",
+        "Average Content Size",
+    ];
+    let pick = |rows: &[HashMap<String, String>]| -> Vec<Vec<String>> {
+        rows.iter()
+            .map(|r| columns.iter().map(|c| r[*c].clone()).collect())
+            .collect()
+    };
+    let want = pick(&real["stats"].1);
+    assert_eq!(want[0][..2], ["GET", "/a"], "Locust's own order: {want:?}");
+    assert_eq!(want[2][4], "101", "Locust's median of /b: {want:?}");
+    assert_eq!(pick(&ours["stats"].1), want, "_stats.csv");
+    let errors = |rows: &[HashMap<String, String>]| -> Vec<Vec<String>> {
+        rows.iter()
+            .map(|r| {
+                ["Method", "Name", "Error", "Occurrences"]
+                    .map(|c| r[c].clone())
+                    .to_vec()
+            })
+            .collect()
+    };
+    let want = errors(&real["failures"].1);
+    assert_eq!(want.len(), 1, "{want:?}");
+    assert_eq!(errors(&ours["failures"].1), want, "_failures.csv");
+
+    // The JSON: the same entries with the same numbers (times and per-second keys aside),
+    // in order of name, then method (Locust's is the order first seen).
+    let json = |name: &str| -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).expect("json");
+        let entries: Vec<serde_json::Value> = serde_json::from_str(&text).expect("valid JSON");
+        entries
+            .into_iter()
+            .map(|mut e| {
+                for key in ["num_reqs_per_sec", "num_fail_per_sec"] {
+                    let sum: u64 = e[key]
+                        .as_object()
+                        .expect("per second")
+                        .values()
+                        .map(|v| v.as_u64().expect("count"))
+                        .sum();
+                    e[key] = sum.into();
+                }
+                for key in ["last_request_timestamp", "start_time"] {
+                    assert!(e[key].is_f64(), "{key}: {e}");
+                    e[key] = serde_json::Value::Null;
+                }
+                e
+            })
+            .collect()
+    };
+    let mut real = json("real");
+    real.sort_by_key(|e| (e["name"].to_string(), e["method"].to_string()));
+    assert_eq!(json("ours"), real, "the JSON");
+}
+
+/// Whether `promtool` finds anything to say about a page (it prints nothing when clean).
+fn promtool_check(page: &str) -> (bool, String) {
+    use std::io::Write;
+    let promtool = std::env::var("BOOMER_PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let mut child = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("{promtool} not found ({e}): install it (Debian's package prometheus)")
+        });
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(page.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("promtool");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success() && said.trim().is_empty(), said)
+}
+
+#[test]
+fn prometheus_passes_promtool_and_serves_scrapes_at_once() {
+    let dir = scratch("standalone-promtool");
+    let prom = free_port();
+    let addr = format!("127.0.0.1:{prom}");
+    let mut run = standalone(
+        &dir,
+        &[
+            "-u",
+            "1",
+            "-t",
+            "30s",
+            "--csv",
+            "run",
+            "--prometheus-listen",
+            &addr,
+        ],
+    );
+    // The page follows each report (after the CSV files, on the same thread).
+    let want = "boomer_response_time_seconds_count{method=\"GET\",name=\"/rust\"} 1000";
+    wait_for("the samples on /metrics", Duration::from_secs(20), || {
+        let (status, page) = http(prom, "GET", "/metrics", &[]);
+        (status == 200 && page.contains(want)).then_some(())
+    });
+    // Three clients that connect and say nothing must not delay a scrape.
+    let idle: Vec<_> = (0..3)
+        .map(|_| std::net::TcpStream::connect(&addr).expect("connect"))
+        .collect();
+    let asked = Instant::now();
+    let (status, page) = http(prom, "GET", "/metrics", &[]);
+    let took = asked.elapsed();
+    assert_eq!(status, 200);
+    assert!(
+        took < Duration::from_secs(2),
+        "a scrape took {took:?} behind idle clients"
+    );
+    drop(idle);
+    assert_eq!(http(prom, "GET", "/", &[]).0, 404);
+    assert_eq!(http(prom, "GET", "/favicon.ico", &[]).0, 404);
+    let (clean, said) = promtool_check(&page);
+    assert!(
+        clean,
+        "promtool check metrics:\n{said}\n--- page ---\n{page}"
+    );
+    for want in [
+        "# TYPE boomer_response_time_seconds summary",
+        "boomer_response_time_seconds{method=\"GET\",name=\"/rust\",quantile=\"0.5\"} 0.02",
+        "boomer_response_time_seconds_count{method=\"GET\",name=\"/rust\"} 1000",
+        "boomer_response_time_seconds_sum{method=\"GET\",name=\"/rust\"} 100.5",
+        "boomer_response_time_max_seconds{method=\"GET\",name=\"/rust\"} 1.2",
+    ] {
+        assert!(page.contains(want), "{want} not in\n{page}");
+    }
+    run.signal("INT");
+    run.wait(Duration::from_secs(20));
+}
+
+/// A real Pushgateway (Debian's prometheus-pushgateway) takes every push, under a job name
+/// that needs escaping (a space and a slash).
+#[test]
+fn pushes_to_a_real_pushgateway_under_any_job_name() {
+    let dir = scratch("standalone-real-push");
+    let port = free_port();
+    let gateway =
+        std::env::var("BOOMER_PUSHGATEWAY").unwrap_or_else(|_| "prometheus-pushgateway".into());
+    let mut cmd = Command::new(&gateway);
+    cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"));
+    let _gateway = Proc::spawn("pushgateway", cmd, &dir);
+    wait_for("the pushgateway", Duration::from_secs(20), || {
+        (http(port, "GET", "/-/ready", &[]).0 == 200).then_some(())
+    });
+    let url = format!("http://127.0.0.1:{port}");
+    let mut run = standalone(
+        &dir,
+        &[
+            "-u",
+            "1",
+            "-t",
+            "30s",
+            "--prometheus-pushgateway",
+            &url,
+            "--prometheus-job",
+            "a b/c",
+        ],
+    );
+    let want =
+        "boomer_requests_total{instance=\"\",job=\"a b/c\",method=\"GET\",name=\"/rust\"} 1000";
+    let page = wait_for("the push at the gateway", Duration::from_secs(30), || {
+        let (status, page) = http(port, "GET", "/metrics", &[]);
+        (status == 200 && page.contains(want)).then_some(page)
+    });
+    assert!(page.contains("boomer_response_time_seconds"), "{page}");
+    run.signal("INT");
+    run.wait(Duration::from_secs(20));
+    let out = run.output();
+    assert!(!out.contains("answered 400"), "{out}");
+}
+
+/// A gateway whose accept queue is full never completes a connect: the run still ends on
+/// time (the connect times out, and pushes pause after a failure).
+#[test]
+fn a_gateway_that_never_answers_does_not_hold_the_exit() {
+    use std::io::BufRead;
+    let dir = scratch("standalone-dead-push");
+    // listen(0) and one connection of its own: the next connects hang in SYN_SENT.
+    let python = locust().with_file_name("python3");
+    let mut holder = Command::new(python)
+        .args([
+            "-c",
+            "import socket, sys\n\
+             s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(0)\n\
+             c = socket.create_connection(s.getsockname())\n\
+             print(s.getsockname()[1], flush=True)\n\
+             sys.stdin.read()\n",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("port");
+    let url = format!("http://127.0.0.1:{}", line.trim());
+    let started = Instant::now();
+    let mut cmd = Command::new(example("e2e_recorder"));
+    cmd.args(["--standalone", "-u", "1", "-t", "2s", "--only-summary"])
+        .args([
+            "--prometheus-pushgateway",
+            &url,
+            "--exit-code-on-error",
+            "0",
+        ]);
+    let (code, _, stderr) = run_split(&dir, cmd, Duration::from_secs(60));
+    let took = started.elapsed();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("cannot push to the Pushgateway"),
+        "{stderr}"
+    );
+    // 2 s of test, then at most two 5 s connect timeouts (the first push, the last).
+    assert!(
+        took < Duration::from_secs(20),
+        "the run took {took:?}:\n{stderr}"
+    );
+}
+
+#[test]
+fn locust_s_command_line_in_standalone() {
+    let dir = scratch("standalone-flags");
+    // --headless is taken; --html is refused with a message (exit 2).
+    let cmd = |args: &[&str]| {
+        let mut c = Command::new(example("e2e_recorder"));
+        c.arg("--standalone").args(args).env("RECORDER_TOTAL", "10");
+        c
+    };
+    let (code, _, err) = run_split(
+        &dir,
+        cmd(&["--headless", "-u", "1", "-t", "1s", "--html", "r.html"]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("does not write Locust's HTML report yet"),
+        "{err}"
+    );
+    for (args, says) in [
+        (&["-L", "inf"][..], "unknown log level \"inf\""),
+        (&["-r", "NaN"][..], "the spawn rate must be"),
+        (&["-r=-5"][..], "the spawn rate must be"),
+        (&["-u", "-1"][..], "the number of users must be"),
+        (&["--csv", ""][..], "--csv needs a name"),
+    ] {
+        let (code, _, err) = run_split(&dir, cmd(args), Duration::from_secs(20));
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    // -L WARNING (Locust's spelling) keeps warnings and drops info lines.
+    let mut warning = cmd(&["--headless", "-u", "1", "-t", "1s", "-L", "WARNING"]);
+    warning.args([
+        "--exit-code-on-error",
+        "0",
+        "--prometheus-pushgateway",
+        "http://127.0.0.1:9",
+    ]);
+    let (code, _, err) = run_split(&dir, warning, Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("cannot push to the Pushgateway"), "{err}");
+    assert!(!err.contains("Ramping to"), "{err}");
+    // --json-file into a folder that does not exist: refused at start-up, not after the test.
+    let started = Instant::now();
+    let (code, _, err) = run_split(
+        &dir,
+        cmd(&["-u", "1", "-t", "30s", "--json-file", "no/such/folder/run"]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("cannot create no/such/folder/run.json"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// `-t 0` is Locust's "no limit": the run goes on until a signal.
+#[test]
+fn run_time_zero_is_no_limit() {
+    let dir = scratch("standalone-t0");
+    let mut run = standalone(&dir, &["-u", "1", "-t", "0", "--csv", "run"]);
+    // Three history rows: three seconds in, still running.
+    wait_for("three seconds of history", Duration::from_secs(20), || {
+        let text = std::fs::read_to_string(dir.join("run_stats_history.csv")).ok()?;
+        (text.lines().count() >= 4).then_some(())
+    });
+    assert!(
+        run.output().contains("Ramping to 1 users"),
+        "{}",
+        run.output()
+    );
+    assert!(
+        !run.output().contains("--run-time limit reached"),
+        "{}",
+        run.output()
+    );
+    run.signal("INT");
+    assert_eq!(run.wait(Duration::from_secs(20)).code(), Some(1));
+}
+
+/// --stop-timeout: users mid-task when the run time ends finish it (and it is counted).
+#[test]
+fn stop_timeout_lets_users_finish_their_task() {
+    let dir = scratch("standalone-stop-timeout");
+    let count = |prefix: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--standalone",
+            "-u",
+            "2",
+            "-r",
+            "10",
+            "-t",
+            "1s",
+            "--only-summary",
+        ];
+        args.extend(["--csv", prefix]);
+        args.extend(extra);
+        let cmd = names_worker(&[("NAMES_TASK_MS", "2500"), ("NAMES", "1")], &args);
+        let (code, _, err) = run_split(&dir, cmd, Duration::from_secs(30));
+        assert_eq!(code, Some(0), "{err}");
+        let stats = csv_records(&dir.join(format!("{prefix}_stats.csv")));
+        let total = stats
+            .iter()
+            .find(|r| r["Name"] == "Aggregated")
+            .expect("row");
+        total["Request Count"].clone()
+    };
+    // Both users are 1 s into their 2.5 s task at the stop: with 10 s to finish, both count.
+    assert_eq!(count("waited", &["--stop-timeout", "10"]), "2");
+    assert_eq!(count("cut", &[]), "0");
+}
+
+/// --reset-stats: what was recorded before every user was spawned is forgotten.
+#[test]
+fn reset_stats_forgets_the_ramp_up() {
+    let dir = scratch("standalone-reset-stats");
+    // The recorder's 1000 samples come within ms of the first user; the second user
+    // starts 1 s later, and then the stats are reset.
+    let mut run = standalone(
+        &dir,
+        &[
+            "-u",
+            "2",
+            "-r",
+            "1",
+            "-t",
+            "3s",
+            "--reset-stats",
+            "--csv",
+            "run",
+        ],
+    );
+    let status = run.wait(Duration::from_secs(30));
+    let out = run.output();
+    // No failures left after the reset: exit 0.
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert!(out.contains("Resetting stats"), "{out}");
+    let stats = csv_records(&dir.join("run_stats.csv"));
+    let total = stats
+        .iter()
+        .find(|r| r["Name"] == "Aggregated")
+        .expect("row");
+    assert_eq!(total["Request Count"], "0", "{stats:?}");
+}
+
+/// --csv-full-history: a row per name and the Aggregated row at every history time, under
+/// the header of a real Locust run.
+#[test]
+fn csv_full_history_has_a_row_per_name() {
+    let dir = scratch("standalone-full-history");
+    let cmd = names_worker(
+        &[("NAMES", "3")],
+        &[
+            "--standalone",
+            "-u",
+            "2",
+            "-r",
+            "10",
+            "-t",
+            "3s",
+            "--only-summary",
+        ],
+    );
+    let mut cmd = cmd;
+    cmd.args(["--csv", "run", "--csv-full-history"]);
+    let (code, _, err) = run_split(&dir, cmd, Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{err}");
+    let ours = python_csv(&dir, "run");
+    let real = locust_headers(&dir);
+    assert_eq!(ours["stats_history"].0, real["stats_history"]);
+    let rows = &ours["stats_history"].1;
+    let names: Vec<&str> = rows.iter().map(|r| r["Name"].as_str()).collect();
+    let per_time = ["/name/000", "/name/001", "/name/002", "Aggregated"];
+    let full: Vec<&[&str]> = names.chunks(4).filter(|c| c.len() == 4).collect();
+    assert!(full.len() >= 2, "{names:?}");
+    assert!(full.iter().skip(1).all(|c| *c == per_time), "{names:?}");
+    let last = rows.last().expect("a row");
+    assert_eq!(last["Name"], "Aggregated");
+    assert_ne!(
+        last["50%"], "0",
+        "current percentiles of the last 10 s: {last:?}"
+    );
+}
+
+/// A worker started without --standalone refuses what only a standalone run uses.
+#[test]
+fn a_worker_refuses_standalone_only_flags() {
+    let dir = scratch("worker-standalone-flags");
+    let mut cmd = Command::new(example("e2e_recorder"));
+    cmd.args(["-u", "20", "-t", "3s", "--csv", "x"]);
+    let (code, _, err) = run_split(&dir, cmd, Duration::from_secs(20));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("-u/--users, -t/--run-time, --csv only apply to a standalone run"),
+        "{err}"
+    );
+    assert!(!dir.join("x_stats.csv").exists());
+}
+
+/// `--print-locustfile` writes a locustfile a real Locust loads, with the worker's classes,
+/// weights and tasks; the shipped examples/locustfile.py is the events example's.
+#[test]
+fn print_locustfile_is_the_master_s_locustfile() {
+    let dir = scratch("print-locustfile");
+    let out = Command::new(example("users"))
+        .arg("--print-locustfile")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    std::fs::write(dir.join("generated.py"), &text).expect("write");
+    let ratio = Command::new(locust())
+        .args(["-f", "generated.py", "--show-task-ratio-json"])
+        .current_dir(&dir)
+        .output()
+        .expect("locust");
+    assert!(
+        ratio.status.success(),
+        "{}\n{text}",
+        String::from_utf8_lossy(&ratio.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&ratio.stdout).expect("json");
+    // examples/users.rs: Shopper and Admin, of weight 1 each (users.py weighs them itself).
+    let per_class = &json["per_class"];
+    assert_eq!(per_class["Shopper"]["ratio"], 0.5, "{json}\n{text}");
+    assert_eq!(per_class["Admin"]["ratio"], 0.5, "{json}\n{text}");
+    let tasks = per_class["Shopper"]["tasks"].as_object().expect("tasks");
+    assert_eq!(tasks.len(), 3, "{json}");
+
+    let events = Command::new(example("events"))
+        .arg("--print-locustfile")
+        .output()
+        .expect("run");
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/locustfile.py"),
+    )
+    .expect("examples/locustfile.py");
+    assert_eq!(String::from_utf8_lossy(&events.stdout), shipped);
 }

@@ -8,7 +8,12 @@ use crate::ratelimit::{parse_ramp, SmoothRateLimiter};
 
 /// The worker's options: the command line of every `boomer::main!()` binary.
 #[derive(Parser, Debug, Clone)]
-#[command(about = "A Locust worker written in Rust with boomer", long_about = None)]
+#[command(
+    about = "A Locust worker written in Rust with boomer",
+    long_about = None,
+    // `-u -1` is a (refused) number of users, not an unknown flag `-1`.
+    allow_negative_numbers = true
+)]
 pub struct Options {
     /// Host or IP of the Locust master.
     #[arg(long, env = "LOCUST_MASTER_NODE_HOST", default_value = "127.0.0.1")]
@@ -27,9 +32,15 @@ pub struct Options {
     #[arg(short = 'H', long)]
     pub host: Option<String>,
 
-    /// Log level: error, warn, info, debug or trace (or a tracing filter).
-    #[arg(short = 'L', long, env = "BOOMER_LOGLEVEL", default_value = "info")]
+    /// Log level: Locust's DEBUG, INFO, WARNING, ERROR or CRITICAL (any case), or trace,
+    /// warn, off, or a filter of such levels per module (`info,boomer_core=debug`).
+    #[arg(short = 'L', long, env = "BOOMER_LOGLEVEL", default_value = "info", value_parser = parse_loglevel)]
     pub loglevel: String,
+
+    /// Print the master's locustfile for this worker's user classes (their names, weights,
+    /// fixed counts, tags and hosts, each task a no-op there), and exit.
+    #[arg(long)]
+    pub print_locustfile: bool,
 
     /// Seconds without a heartbeat from the master (once one arrived) before the users are
     /// stopped and the worker reconnects. 0 turns the check off.
@@ -63,12 +74,17 @@ pub struct Options {
     #[arg(long, help_heading = "Standalone")]
     pub standalone: bool,
 
+    /// Standalone: accepted for Locust command lines (standalone is headless).
+    #[arg(long, help_heading = "Standalone")]
+    pub headless: bool,
+
     /// Standalone: the number of users.
     #[arg(
         short = 'u',
         long,
         env = "LOCUST_USERS",
         default_value_t = 1,
+        value_parser = parse_users,
         help_heading = "Standalone"
     )]
     pub users: u32,
@@ -79,25 +95,45 @@ pub struct Options {
         long,
         env = "LOCUST_SPAWN_RATE",
         default_value_t = 1.0,
+        value_parser = parse_spawn_rate,
         help_heading = "Standalone"
     )]
     pub spawn_rate: f64,
 
-    /// Standalone: stop after this long, e.g. 300s, 20m, 1h30m (default: until Ctrl-C).
+    /// Standalone: stop after this long, e.g. 300s, 20m, 1h30m (default, and 0: until
+    /// Ctrl-C, as Locust).
     #[arg(short = 't', long, env = "LOCUST_RUN_TIME", value_parser = parse_timespan, help_heading = "Standalone")]
     pub run_time: Option<Duration>,
 
+    /// Standalone: how long users may finish their current task when the test stops
+    /// (e.g. 10, 30s; default 0: stop at once), as Locust's --stop-timeout.
+    #[arg(long, env = "LOCUST_STOP_TIMEOUT", value_parser = parse_timespan, value_name = "TIME", help_heading = "Standalone")]
+    pub stop_timeout: Option<Duration>,
+
+    /// Reset the statistics once all users are spawned, as Locust's --reset-stats.
+    #[arg(long, env = "LOCUST_RESET_STATS", help_heading = "Standalone")]
+    pub reset_stats: bool,
+
     /// Standalone: write PREFIX_stats.csv, _failures.csv, _exceptions.csv and
     /// _stats_history.csv, as Locust does.
-    #[arg(long = "csv", value_name = "PREFIX", help_heading = "Output")]
+    #[arg(long = "csv", value_name = "PREFIX", value_parser = non_empty("--csv"), help_heading = "Output")]
     pub csv_prefix: Option<String>,
 
-    /// Standalone: print the final stats as JSON to stdout.
+    /// Standalone: a row per request name in PREFIX_stats_history.csv too, as Locust's
+    /// --csv-full-history (needs --csv).
+    #[arg(long, requires = "csv_prefix", help_heading = "Output")]
+    pub csv_full_history: bool,
+
+    /// Locust's HTML report: not written by boomer yet (refused with a message).
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub html: Option<String>,
+
+    /// Standalone: print the final stats as JSON to stdout (the tables go to stderr).
     #[arg(long, help_heading = "Output")]
     pub json: bool,
 
     /// Standalone: write the final stats as JSON to NAME.json.
-    #[arg(long, value_name = "NAME", help_heading = "Output")]
+    #[arg(long, value_name = "NAME", value_parser = non_empty("--json-file"), help_heading = "Output")]
     pub json_file: Option<String>,
 
     /// Standalone: print only the summary at the end, not the table every 2 s.
@@ -148,6 +184,89 @@ pub fn parse_timespan(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// `-L`: Locust's level names (DEBUG, INFO, WARNING, ERROR, CRITICAL) in any case, the
+/// `tracing` ones (trace, warn, off), or a comma-separated filter of them per module
+/// (`info,boomer_core=debug`); the tracing directive it stands for. Anything else is an
+/// error, not a filter that silently shows nothing (tracing reads `inf` as a module name).
+pub(crate) fn parse_loglevel(text: &str) -> Result<String, String> {
+    fn level(name: &str) -> Option<&'static str> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "trace" => "trace",
+            "debug" => "debug",
+            "info" => "info",
+            "warn" | "warning" => "warn",
+            "error" | "critical" | "fatal" => "error",
+            "off" => "off",
+            _ => return None,
+        })
+    }
+    let bad = || {
+        format!(
+            "unknown log level {text:?}: use DEBUG, INFO, WARNING, ERROR or CRITICAL (any case), \
+             or a filter such as info,boomer_core=debug"
+        )
+    };
+    let mut parts = Vec::new();
+    for part in text.split(',') {
+        let directive = match part.split_once('=') {
+            Some((target, lvl)) if !target.trim().is_empty() => {
+                format!("{}={}", target.trim(), level(lvl).ok_or_else(bad)?)
+            }
+            Some(_) => return Err(bad()),
+            None => level(part).ok_or_else(bad)?.to_string(),
+        };
+        parts.push(directive);
+    }
+    Ok(parts.join(","))
+}
+
+fn parse_users(text: &str) -> Result<u32, String> {
+    text.trim().parse().map_err(|_| {
+        format!(
+            "the number of users must be a whole number from 0 to {}, not {text:?}",
+            u32::MAX
+        )
+    })
+}
+
+/// `-r`: a finite number of users per second above 0 (NaN, inf and negative rates are
+/// refused: they used to start every user at once).
+fn parse_spawn_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "the spawn rate must be a number of users per second above 0 (e.g. 10 or 0.5), \
+             not {text:?}"
+        )),
+    }
+}
+
+/// A value that must not be empty (`--csv ""` would write `_stats.csv` files named after
+/// nothing in the current folder).
+fn non_empty(flag: &'static str) -> impl Fn(&str) -> Result<String, String> + Clone {
+    move |text: &str| {
+        if text.trim().is_empty() {
+            Err(format!("{flag} needs a name (e.g. {flag} results/run)"))
+        } else {
+            Ok(text.to_string())
+        }
+    }
+}
+
+/// The options a worker refuses, with their flags: the master decides these.
+const STANDALONE_ONLY: [(&str, &str); 10] = [
+    ("users", "-u/--users"),
+    ("spawn_rate", "-r/--spawn-rate"),
+    ("run_time", "-t/--run-time"),
+    ("stop_timeout", "--stop-timeout"),
+    ("csv_prefix", "--csv"),
+    ("csv_full_history", "--csv-full-history"),
+    ("json", "--json"),
+    ("json_file", "--json-file"),
+    ("only_summary", "--only-summary"),
+    ("html", "--html"),
+];
+
 impl Default for Options {
     fn default() -> Self {
         Options::parse_from(["boomer"])
@@ -169,6 +288,38 @@ impl Options {
             matches.value_source("master_host") != Some(clap::parser::ValueSource::DefaultValue);
         if standalone_default && !master_named {
             options.standalone = true;
+        }
+        let invalid = |msg: String| {
+            let mut cmd = Options::command();
+            cmd.error(clap::error::ErrorKind::ArgumentConflict, msg)
+        };
+        if !options.standalone && !options.print_locustfile && options.run_tasks.is_empty() {
+            let given: Vec<&str> = STANDALONE_ONLY
+                .iter()
+                .filter(|(id, _)| {
+                    matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+                })
+                .map(|(_, flag)| *flag)
+                .collect();
+            if !given.is_empty() {
+                return Err(invalid(format!(
+                    "{} only apply to a standalone run: a worker runs the users, run time and \
+                     outputs its master asks for. Give them to the master (e.g. `locust -f \
+                     locustfile.py --master --headless -u 20 -t 3m --csv run`), or add \
+                     --standalone to run without a master",
+                    given.join(", ")
+                )));
+            }
+        }
+        if let Some(file) = &options.html {
+            return Err(invalid(format!(
+                "--html {file}: boomer does not write Locust's HTML report yet; use --csv PREFIX \
+                 or --json-file NAME (or the master's --html, when a master runs the test)"
+            )));
+        }
+        // Locust: a run time of 0 is no limit.
+        if options.run_time == Some(Duration::ZERO) {
+            options.run_time = None;
         }
         Ok(options)
     }
@@ -205,5 +356,275 @@ impl Options {
         (self.master_heartbeat_timeout > 0.0)
             .then(|| Duration::try_from_secs_f64(self.master_heartbeat_timeout).ok())
             .flatten()
+    }
+}
+
+/// The class name the master's locustfile gives the tasks that take no user state (any
+/// name reaches them: see `users::Plan::resolve`).
+const DEFAULT_CLASS_NAME: &str = "RustUser";
+
+/// `--print-locustfile`: the master's locustfile for `registry`'s user classes, so that the
+/// master hands out users by the same names, weights and fixed counts, and filters the
+/// same tags (`--tags`/`--exclude-tags` drop a class whose tasks they all filter out, so
+/// each Rust task is a no-op task there, with its weight and tags). Every class has a task:
+/// the master refuses a class without one ("had no tasks left after filtering").
+pub(crate) fn master_locustfile(registry: &crate::Registry, program: &str) -> String {
+    use crate::stats::python_repr;
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "# The master's side of the boomer worker {program}: its user classes, as the master\n\
+         # must know them (names, weights, fixed counts, tags). Written by\n\
+         # `{program} --print-locustfile`; the tasks run in the Rust worker, not here.\n\
+         #   locust -f locustfile.py --master\n\
+         from locust import User, tag, task\n"
+    );
+    let mut classes: Vec<(&str, Option<&crate::UserClass>)> = registry
+        .classes
+        .iter()
+        .map(|c| (c.name.as_str(), Some(c)))
+        .collect();
+    if registry.tasks.iter().any(|t| t.class.is_none()) {
+        classes.push((DEFAULT_CLASS_NAME, None));
+    }
+    for (name, class) in classes {
+        let type_id = class.and_then(|c| c.type_id);
+        let ident = python_identifier(name);
+        let _ = write!(out, "\n\nclass {ident}(User):\n");
+        match class {
+            Some(_) => {
+                let _ = writeln!(
+                    out,
+                    "    \"\"\"Runs in the Rust worker; the master only counts it.\"\"\"\n"
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "    \"\"\"The worker's tasks that take no user state: any class name the master\n    \
+                     sends reaches them.\"\"\"\n"
+                );
+            }
+        }
+        let weight = class.map_or(1, |c| c.weight);
+        let _ = writeln!(out, "    weight = {weight}");
+        if let Some(c) = class {
+            if c.fixed_count > 0 {
+                let _ = writeln!(out, "    fixed_count = {}", c.fixed_count);
+            }
+            if let Some(host) = &c.host {
+                let _ = writeln!(out, "    host = {}", python_repr(host));
+            }
+        }
+        let class_tags: &[String] = class.map_or(&[], |c| &c.tags);
+        let mut seen = std::collections::BTreeSet::new();
+        for t in registry.tasks.iter().filter(|t| t.class == type_id) {
+            let mut tags: Vec<&str> = t
+                .tags
+                .iter()
+                .chain(class_tags)
+                .map(String::as_str)
+                .collect();
+            tags.sort_unstable();
+            tags.dedup();
+            let mut fn_name = python_identifier(&t.name.to_lowercase());
+            while !seen.insert(fn_name.clone()) {
+                fn_name.push('_');
+            }
+            out.push('\n');
+            if !tags.is_empty() {
+                let list: Vec<String> = tags.iter().map(|t| python_repr(t)).collect();
+                let _ = writeln!(out, "    @tag({})", list.join(", "));
+            }
+            let _ = writeln!(out, "    @task({})", t.weight);
+            let _ = writeln!(out, "    def {fn_name}(self):");
+            let _ = writeln!(
+                out,
+                "        pass  # {}: runs in the Rust worker",
+                t.name.replace('\n', " ")
+            );
+        }
+        if ident != name {
+            // The master hands out users by the class's __name__: the worker's own name.
+            let _ = write!(out, "\n\n{ident}.__name__ = {}\n", python_repr(name));
+        }
+    }
+    out
+}
+
+/// `name` as a Python identifier: characters other than ASCII letters, digits and `_` become
+/// `_`, a leading digit gets one, and a keyword or a name the locustfile imports (`User`,
+/// `tag`, `task`) gets a trailing one.
+fn python_identifier(name: &str) -> String {
+    const TAKEN: [&str; 38] = [
+        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
+        "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
+        "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return",
+        "try", "while", "with", "yield", "User", "tag", "task",
+    ];
+    let mut id: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if id.is_empty() || id.starts_with(|c: char| c.is_ascii_digit()) {
+        id.insert(0, '_');
+    }
+    if TAKEN.contains(&id.as_str()) {
+        id.push('_');
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        Options::parse_args(std::iter::once("worker").chain(args.iter().copied()), false)
+    }
+
+    fn refused(args: &[&str]) -> String {
+        let e = parse(args).expect_err("refused");
+        assert_eq!(e.exit_code(), 2, "{e}");
+        e.to_string()
+    }
+
+    #[test]
+    fn log_levels_as_locust_spells_them() {
+        for (given, want) in [
+            ("WARNING", "warn"),
+            ("warning", "warn"),
+            ("CRITICAL", "error"),
+            ("Debug", "debug"),
+            ("INFO", "info"),
+            ("error", "error"),
+            ("trace", "trace"),
+            ("info,boomer_core=DEBUG", "info,boomer_core=debug"),
+        ] {
+            let opts = parse(&["--standalone", "-L", given]).expect(given);
+            assert_eq!(opts.loglevel, want, "-L {given}");
+            assert!(tracing_subscriber::EnvFilter::try_new(&opts.loglevel).is_ok());
+        }
+        for bad in ["inf", "verbose", "boomer_core=loud", "=info", ""] {
+            let msg = refused(&["--standalone", "-L", bad]);
+            assert!(msg.contains("unknown log level"), "{bad}: {msg}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_checked_with_clear_messages() {
+        for bad in [["-r", "NaN"], ["-r", "inf"], ["-r", "-5"], ["-r", "0"]] {
+            let msg = refused(&["--standalone", bad[0], bad[1]]);
+            assert!(msg.contains("the spawn rate must be"), "{bad:?}: {msg}");
+        }
+        let msg = refused(&["--standalone", "-r=-5"]);
+        assert!(msg.contains("the spawn rate must be"), "{msg}");
+        let msg = refused(&["--standalone", "-u", "-1"]);
+        assert!(msg.contains("the number of users must be"), "{msg}");
+        let msg = refused(&["--standalone", "-t", "-5"]);
+        assert!(msg.contains("invalid time span"), "{msg}");
+        for flag in ["--csv", "--json-file"] {
+            let msg = refused(&["--standalone", flag, ""]);
+            assert!(msg.contains("needs a name"), "{flag}: {msg}");
+        }
+        assert_eq!(
+            parse(&["--standalone", "-r", "0.5"]).unwrap().spawn_rate,
+            0.5
+        );
+    }
+
+    #[test]
+    fn locust_s_standalone_flags_are_taken() {
+        let opts = parse(&[
+            "--standalone",
+            "--headless",
+            "--stop-timeout",
+            "10",
+            "--reset-stats",
+            "--csv",
+            "run",
+            "--csv-full-history",
+            "-t",
+            "0",
+        ])
+        .unwrap();
+        assert!(opts.headless && opts.reset_stats && opts.csv_full_history);
+        assert_eq!(opts.stop_timeout, Some(Duration::from_secs(10)));
+        // Locust: -t 0 is no limit.
+        assert_eq!(opts.run_time, None);
+        assert_eq!(
+            parse(&["--standalone", "-t", "1m30s"]).unwrap().run_time,
+            Some(Duration::from_secs(90))
+        );
+        let msg = refused(&["--standalone", "--csv-full-history"]);
+        assert!(msg.contains("--csv"), "{msg}");
+        let msg = refused(&["--standalone", "--html", "report.html"]);
+        assert!(
+            msg.contains("does not write Locust's HTML report yet"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_worker_refuses_standalone_only_flags() {
+        let msg = refused(&["-u", "20", "-t", "3s", "--csv", "x"]);
+        assert!(
+            msg.contains("-u/--users, -t/--run-time, --csv only apply to a standalone run"),
+            "{msg}"
+        );
+        assert!(msg.contains("--standalone"), "{msg}");
+        // The same flags are fine standalone, and a worker takes its own flags.
+        assert!(parse(&["--standalone", "-u", "20", "-t", "3s", "--csv", "x"]).is_ok());
+        assert!(parse(&["--master-host", "10.0.0.1", "--headless", "--reset-stats"]).is_ok());
+        // A program that is standalone by default, pointed at a master: a worker.
+        let e = Options::parse_args(["w", "--master-host", "10.0.0.1", "-u", "3"], true)
+            .expect_err("refused");
+        assert!(e.to_string().contains("-u/--users"), "{e}");
+    }
+
+    #[test]
+    fn the_master_locustfile_matches_the_classes() {
+        use crate::{Registry, Task, TaskFn, UserClass};
+        struct Shop;
+        let mut registry = Registry::default();
+        registry.add_class(
+            UserClass::new::<Shop>("Shopper", |_| Box::pin(async { Ok(Box::new(()) as _) }))
+                .weight(3)
+                .fixed_count(2)
+                .tags(["web"]),
+        );
+        registry.add_task(
+            Task::new("browse items", 5, TaskFn::Sync(|_| Ok(())))
+                .for_class::<Shop>()
+                .with_tags(["read"]),
+        );
+        struct Odd;
+        registry.add_class(UserClass::new::<Odd>("Odd one", |_| {
+            Box::pin(async { Ok(Box::new(()) as _) })
+        }));
+        registry.add_task(Task::new("odd", 1, TaskFn::Sync(|_| Ok(()))).for_class::<Odd>());
+        registry.add_task(Task::new("ping", 1, TaskFn::Sync(|_| Ok(()))));
+        registry.add_task(Task::new("Task", 2, TaskFn::Sync(|_| Ok(()))));
+        registry.add_task(Task::new("1st class", 3, TaskFn::Sync(|_| Ok(()))));
+        let text = master_locustfile(&registry, "load");
+        for want in [
+            "from locust import User, tag, task\n",
+            "class Shopper(User):\n",
+            "    weight = 3\n    fixed_count = 2\n",
+            "    @tag('read', 'web')\n    @task(5)\n    def browse_items(self):\n        pass",
+            "class RustUser(User):\n",
+            "    @task(1)\n    def ping(self):\n",
+            "    @task(2)\n    def task_(self):\n",
+            "    @task(3)\n    def _1st_class(self):\n",
+            "class Odd_one(User):\n",
+            "\n\nOdd_one.__name__ = 'Odd one'\n",
+        ] {
+            assert!(text.contains(want), "{want:?} not in\n{text}");
+        }
     }
 }

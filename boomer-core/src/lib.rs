@@ -231,6 +231,15 @@ impl Builder {
             run_tasks(&self.registry, &self.options).await?;
             return Ok(Exit::Quit);
         }
+        if self.options.print_locustfile {
+            let program = std::env::args_os()
+                .next()
+                .map(std::path::PathBuf::from)
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "worker".into());
+            print!("{}", config::master_locustfile(&self.registry, &program));
+            return Ok(Exit::Quit);
+        }
         let rt = tokio::runtime::Handle::current();
         let host = Arc::new(HostCell::default());
         host.set(self.options.host.clone());
@@ -288,12 +297,13 @@ fn start_outputs(
         stats::set_high_resolution(true);
         outputs.push(Box::new(output::Console::new(opts.only_summary)));
         if let Some(prefix) = &opts.csv_prefix {
-            let files = output::CsvFiles::create(prefix)
+            let files = output::CsvFiles::create(prefix, opts.csv_full_history)
                 .map_err(|e| Error::Output(format!("cannot create {prefix}_*.csv: {e}")))?;
             outputs.push(Box::new(files));
         }
         if opts.json || opts.json_file.is_some() {
-            let json = output::JsonSummary::new(opts.json, opts.json_file.clone());
+            let json = output::JsonSummary::new(opts.json, opts.json_file.clone())
+                .map_err(|e| Error::Output(e.to_string()))?;
             outputs.push(Box::new(json));
         }
     }
@@ -369,13 +379,19 @@ pub fn run_main(builder: Builder) -> ExitCode {
     }
 }
 
-/// Logs to stderr through `tracing`, at `level` (a level or a tracing filter directive).
+/// Logs to stderr through `tracing`, at `level`: a level as `-L` takes it (Locust's DEBUG, INFO,
+/// WARNING, ERROR, CRITICAL in any case, or trace, warn, off) or a filter of such levels per
+/// module (`info,boomer_core=debug`); anything else logs at info, and says so.
 pub fn init_logging(level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| {
-        eprintln!("unknown log level {level:?}; using info");
-        EnvFilter::new("info")
-    });
+    // Locust's level names too (`WARNING`, `CRITICAL`), as `-L` takes them.
+    let filter = config::parse_loglevel(level)
+        .ok()
+        .and_then(|directive| EnvFilter::try_new(directive).ok())
+        .unwrap_or_else(|| {
+            eprintln!("unknown log level {level:?}; using info");
+            EnvFilter::new("info")
+        });
     use std::io::IsTerminal;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;

@@ -13,6 +13,12 @@ use tracing_subscriber::layer::{Context, Layer};
 
 /// As many lines as a Python worker keeps.
 const MAX_LINES: usize = 500;
+/// A kept line's longest message, in bytes (the rest is cut, and its length said): the
+/// 500 lines then hold at most ~1 MB, whatever a handler logs.
+pub(crate) const MAX_LINE_BYTES: usize = 2_000;
+/// Locust's worker stops sending logs after more than this many new lines in one interval.
+#[allow(dead_code)]
+pub(crate) const MAX_NEW_LINES: u64 = 70;
 
 static LINES: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
 static WRITTEN: AtomicU64 = AtomicU64::new(0);
@@ -34,8 +40,9 @@ impl<S: Subscriber> Layer<S> for MasterLogLayer {
         if *meta.level() > Level::WARN {
             return;
         }
-        let mut message = Message(String::new());
+        let mut message = Message(Capped::default());
         event.record(&mut message);
+        let message = Message(message.0.finish());
         let level = if *meta.level() == Level::WARN {
             "WARNING"
         } else {
@@ -57,9 +64,52 @@ impl<S: Subscriber> Layer<S> for MasterLogLayer {
     }
 }
 
-struct Message(String);
+/// A `fmt::Write` that keeps the first [`MAX_LINE_BYTES`] bytes and counts the rest, so that
+/// a huge message is never held whole.
+#[derive(Default)]
+struct Capped {
+    text: String,
+    cut: usize,
+}
 
-impl Visit for Message {
+impl std::fmt::Write for Capped {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let room = MAX_LINE_BYTES.saturating_sub(self.text.len());
+        if s.len() <= room && self.cut == 0 {
+            self.text.push_str(s);
+        } else {
+            let mut end = room.min(s.len());
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            if self.cut == 0 {
+                self.text.push_str(&s[..end]);
+            } else {
+                end = 0;
+            }
+            self.cut = self.cut.saturating_add(s.len() - end);
+        }
+        Ok(())
+    }
+}
+
+impl Capped {
+    fn push_str(&mut self, s: &str) {
+        let _ = std::fmt::Write::write_str(self, s);
+    }
+
+    fn finish(self) -> String {
+        let mut text = self.text;
+        if self.cut > 0 {
+            let _ = write!(text, "... ({} more bytes cut)", self.cut);
+        }
+        text
+    }
+}
+
+struct Message<T>(T);
+
+impl Visit for Message<Capped> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "message" {
             let _ = write!(self.0, "{value:?}");
@@ -80,6 +130,46 @@ impl Visit for Message {
 /// How many lines were ever kept (a change means there is something new to send).
 pub(crate) fn written() -> u64 {
     WRITTEN.load(Ordering::Acquire)
+}
+
+/// What a worker sends in its `logs` messages, as Locust's `WorkerRunner.logs_reporter`:
+/// call [`LogSender::next`] once per logs interval (Locust's `WORKER_LOG_REPORT_INTERVAL`,
+/// 10 s). It returns the lines to send, or `None` when there is nothing new.
+///
+/// The lines are the whole kept list (at most 500, each at most [`MAX_LINE_BYTES`]), not
+/// only the new ones: the master's `update_worker_logs` *replaces* a worker's lines with
+/// each message, so a message of only the new lines would erase the others from its Logs
+/// tab. What is new decides *whether* to send. After more than [`MAX_NEW_LINES`] new lines
+/// in one interval, as Locust's worker does, it logs a warning, sends once more, and then
+/// never again.
+#[derive(Debug, Default)]
+#[allow(dead_code)] // For worker.rs's send_logs (its owner wires it in; see above).
+pub(crate) struct LogSender {
+    sent: u64,
+    disabled: bool,
+}
+
+#[allow(dead_code)]
+impl LogSender {
+    /// The lines to send now, if anything is new since the previous call.
+    pub(crate) fn next(&mut self) -> Option<Vec<String>> {
+        if self.disabled {
+            return None;
+        }
+        let new = written().saturating_sub(self.sent);
+        if new == 0 {
+            return None;
+        }
+        if new > MAX_NEW_LINES {
+            self.disabled = true;
+            tracing::warn!(
+                "The worker attempted to send more than {MAX_NEW_LINES} log lines in one \
+                 interval. Further log sending was disabled for this worker."
+            );
+        }
+        self.sent = written();
+        Some(lines())
+    }
 }
 
 /// The lines kept so far, oldest first.
@@ -161,5 +251,56 @@ mod tests {
             lines[n - 1].contains("/ERROR/boomer_core::logs::tests: kept error"),
             "{lines:?}"
         );
+
+        // (The only test that touches the kept lines, so that nothing else adds to them.)
+        // A 20 MB message is kept as its first MAX_LINE_BYTES bytes, and never held whole.
+        let huge = "é".repeat(10_000_000);
+        let subscriber = tracing_subscriber::registry().with(master_log_layer());
+        tracing::subscriber::with_default(subscriber, || tracing::error!("{huge}"));
+        let last = super::lines().pop().unwrap();
+        assert!(last.len() < MAX_LINE_BYTES + 200, "{}", last.len());
+        let tail: String = last.chars().rev().take(40).collect();
+        assert!(last.ends_with("é... (19998000 more bytes cut)"), "{tail}");
+
+        // What a worker sends: the whole list when something is new, else nothing.
+        let mut sender = LogSender::default();
+        assert_eq!(sender.next().map(|l| l.len()), Some(super::lines().len()));
+        assert_eq!(sender.next(), None);
+        let subscriber = tracing_subscriber::registry().with(master_log_layer());
+        tracing::subscriber::with_default(subscriber, || {
+            for i in 0..MAX_NEW_LINES {
+                tracing::warn!("line {i}");
+            }
+        });
+        let sent = sender.next().expect("new lines");
+        assert!(sent.last().unwrap().ends_with("line 69"), "{sent:?}");
+        assert!(
+            sent.len() > MAX_NEW_LINES as usize,
+            "the whole list, not only the new lines"
+        );
+        // More than 70 new lines in one interval: sent once more, then never again.
+        let subscriber = tracing_subscriber::registry().with(master_log_layer());
+        tracing::subscriber::with_default(subscriber, || {
+            for i in 0..=MAX_NEW_LINES {
+                tracing::warn!("flood {i}");
+            }
+            let last = sender.next().expect("one last send");
+            assert!(last
+                .last()
+                .unwrap()
+                .contains("Further log sending was disabled"));
+            tracing::warn!("after");
+        });
+        assert_eq!(sender.next(), None);
+        // What is kept is capped: the last 500 lines.
+        let subscriber = tracing_subscriber::registry().with(master_log_layer());
+        tracing::subscriber::with_default(subscriber, || {
+            for i in 0..MAX_LINES + 100 {
+                tracing::warn!("many {i}");
+            }
+        });
+        let kept = super::lines();
+        assert_eq!(kept.len(), MAX_LINES);
+        assert!(kept[0].ends_with("many 100"), "{}", kept[0]);
     }
 }

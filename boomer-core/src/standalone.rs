@@ -75,6 +75,10 @@ pub(crate) async fn run(
                     complete = true;
                     tracing::info!("All users spawned: {counts:?} ({spawned} total users)");
                     bus.fire(Event::SpawningComplete(u64::from(spawned)));
+                    if opts.reset_stats {
+                        tracing::info!("Resetting stats");
+                        runner.reset();
+                    }
                 }
             }
             _ = wait_until(deadline) => {
@@ -86,6 +90,8 @@ pub(crate) async fn run(
             _ = signals.recv() => break Exit::Signal,
         }
     };
+    // Locust's --stop-timeout: users may finish their current task for that long.
+    users.set_stop_timeout(opts.stop_timeout.unwrap_or_default());
     users.stop_all().await;
     bus.fire(Event::Stop);
     bus.fire(Event::TestStop);
@@ -127,6 +133,14 @@ impl Runner<'_> {
             window,
             exceptions: std::mem::take(&mut self.exceptions),
         });
+    }
+
+    /// `--reset-stats`: everything recorded so far is forgotten, its failures too (Locust's
+    /// exit code looks at the errors after the reset).
+    fn reset(&mut self) {
+        stats::drain();
+        self.failures = 0;
+        self.outputs.reset();
     }
 
     fn collect(&mut self, out: Outgoing) {
@@ -177,7 +191,7 @@ fn spawn_event(opts: &Options, user_classes_count: BTreeMap<String, u32>) -> Spa
         user_classes_count,
         host: opts.host.clone(),
         spawn_rate: opts.spawn_rate,
-        stop_timeout: 0.0,
+        stop_timeout: opts.stop_timeout.map_or(0.0, |t| t.as_secs_f64()),
         options: BTreeMap::new(),
     }
 }

@@ -5,6 +5,7 @@
 //! lock or channel. At report time the shards are drained and merged into a [`Window`]:
 //! the deltas since the previous report, in the exact shape a Locust master merges.
 
+use std::borrow::Cow;
 use std::cell::UnsafeCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
@@ -53,7 +54,15 @@ pub(crate) fn record_failure_sized(
     error: impl Display,
 ) {
     let now = clock::coarse_epoch();
-    let error = error.to_string();
+    let mut error = error.to_string();
+    // Keyed as Locust keys it, so that rows from Rust and Python workers merge.
+    let parsed = match parse_error(&error) {
+        Cow::Owned(parsed) => Some(parsed),
+        Cow::Borrowed(_) => None,
+    };
+    if let Some(parsed) = parsed {
+        error = parsed;
+    }
     with_shard(|shard| {
         let entry = shard.entry(kind, name);
         entry.log(elapsed, bytes, now);
@@ -550,6 +559,17 @@ impl Entry {
         }
     }
 
+    /// An entry of successes recorded at these (µs, epoch seconds), settled: for tests.
+    #[cfg(test)]
+    pub(crate) fn of_samples(samples: &[(u64, f64)]) -> Entry {
+        let mut e = Entry::default();
+        for &(us, now) in samples {
+            e.log(Duration::from_micros(us), 0, now);
+        }
+        e.settle();
+        e
+    }
+
     /// Number of requests.
     pub fn num_requests(&self) -> u64 {
         self.num_requests
@@ -568,6 +588,21 @@ impl Entry {
     /// The percentile `p` (0..=1) of the response times, computed as the master does.
     pub fn percentile(&self, p: f64) -> u64 {
         percentile(&self.response_times, self.num_requests, p)
+    }
+
+    /// Locust's `median_response_time` (2.47), in µs: the master's bucketed 50th percentile,
+    /// and only it kept within [min, max] (so a lone 99.6 ms request has a median of 99.6,
+    /// not its bucket's 100). Locust 2.46.3 and older took `median_from_dict` instead.
+    pub(crate) fn median_us(&self) -> u64 {
+        if self.response_times.is_empty() {
+            return 0;
+        }
+        let median = self.percentile(0.5).saturating_mul(1000);
+        match self.min_us {
+            _ if median > self.max_us => self.max_us,
+            Some(min) if median < min => min,
+            _ => median,
+        }
     }
 }
 
@@ -760,10 +795,32 @@ pub(crate) struct ErrorReport {
     pub last_seen: f64,
 }
 
-/// Locust's `StatsError.create_key`: `sha256(f"{method}.{name}.{error!r}")`, so that the same
-/// error from Rust and Python workers lands in one row.
+/// Locust's `StatsError.parse_error` on an error's text: the address in the first
+/// `object at 0x…>` becomes `0x....` (everywhere it occurs), so that the same error from
+/// different objects, processes and workers is one row. [`record_failure`] applies it to
+/// every failure it records (so what is sent, keyed and shown is the normalised text), and
+/// [`error_key`] applies it again, as Locust's `create_key` does (it is idempotent).
+pub(crate) fn parse_error(error: &str) -> Cow<'_, str> {
+    const TARGET: &str = "object at 0x";
+    let Some(at) = error.find(TARGET) else {
+        return Cow::Borrowed(error);
+    };
+    // From the "0x", up to the next ">".
+    let start = at + TARGET.len() - 2;
+    let Some(len) = error[start..].find('>') else {
+        return Cow::Borrowed(error);
+    };
+    let address = &error[start..start + len];
+    if address == "0x...." {
+        return Cow::Borrowed(error);
+    }
+    Cow::Owned(error.replace(address, "0x...."))
+}
+
+/// Locust's `StatsError.create_key`: `sha256(f"{method}.{name}.{parse_error(error)!r}")`, so
+/// that the same error from Rust and Python workers lands in one row.
 pub fn error_key(method: &str, name: &str, error: &str) -> String {
-    let text = format!("{method}.{name}.{}", python_repr(error));
+    let text = format!("{method}.{name}.{}", python_repr(&parse_error(error)));
     let digest = Sha256::digest(text.as_bytes());
     let mut hex = String::with_capacity(64);
     for b in digest {
@@ -914,6 +971,49 @@ mod tests {
         }
     }
 
+    /// Locust's own `StatsError.parse_error` and `create_key` (fixtures/make_parse_error.py).
+    #[test]
+    fn error_texts_are_normalised_as_locust_s_parse_error() {
+        let text = include_str!("../tests/fixtures/parse_error.txt");
+        for line in text.lines() {
+            let mut cols = line.split('\t');
+            let raw: String = serde_json::from_str(cols.next().unwrap()).unwrap();
+            let parsed: String = serde_json::from_str(cols.next().unwrap()).unwrap();
+            let key = cols.next().unwrap();
+            assert_eq!(parse_error(&raw), parsed, "parse_error of {raw:?}");
+            assert_eq!(error_key("GET", "/p", &raw), key, "key of {raw:?}");
+            assert_eq!(error_key("GET", "/p", &parsed), key, "key of {parsed:?}");
+        }
+    }
+
+    /// Locust 2.47's `median_response_time`: the bucketed 50th percentile, clamped (it alone)
+    /// to [min, max].
+    #[test]
+    fn the_median_is_locust_s() {
+        let entry = |samples: &[u64]| {
+            let mut e = Entry::default();
+            for &us in samples {
+                e.log(Duration::from_micros(us), 0, 1.0);
+            }
+            e.settle();
+            e
+        };
+        // Two samples in different buckets: the upper one, as 2.47's percentile rank gives.
+        assert_eq!(entry(&[10_000, 20_000]).median_us(), 20_000);
+        // A lone 99.6 ms request: bucket 100, clamped to the max 99.6.
+        let lone = entry(&[99_600]);
+        assert_eq!((lone.percentile(0.5), lone.median_us()), (100, 99_600));
+        // A lone 0.4 ms request: bucket 0, clamped to the min.
+        assert_eq!(entry(&[400]).median_us(), 400);
+        assert_eq!(Entry::default().median_us(), 0);
+        // The recorder's samples (tests/workers/recorder.rs): 20 ms.
+        let mut samples = Vec::new();
+        for (ms, n) in [(10, 30), (20, 30), (45, 20), (150, 15), (1200, 5)] {
+            samples.extend(std::iter::repeat_n(ms * 1000, n));
+        }
+        assert_eq!(entry(&samples).median_us(), 20_000);
+    }
+
     fn fixture_entry() -> Entry {
         let mut e = Entry::default();
         e.log(Duration::from_millis(10), 100, 1700000000.3);
@@ -984,7 +1084,10 @@ mod tests {
             .map(|t| {
                 std::thread::spawn(move || {
                     for i in 0..10_000u64 {
-                        if i % 10 == 0 {
+                        if i == 0 {
+                            let error = format!("<Conn object at 0x{:x}>", 0xdead_0000 + t);
+                            record_failure("T", "many", Duration::from_millis(t + 1), error);
+                        } else if i % 10 == 0 {
                             record_failure("T", "many", Duration::from_millis(t + 1), "bad");
                         } else {
                             record_success("T", "many", Duration::from_millis(t + 1), 1);
@@ -1013,7 +1116,10 @@ mod tests {
             e.response_times,
             [(1, 10_000), (2, 10_000), (3, 10_000), (4, 10_000)].into()
         );
-        assert_eq!(e.errors["bad"].occurrences, 4_000);
+        assert_eq!(e.errors["bad"].occurrences, 3_996);
+        // Four addresses, one row: Locust's parse_error at the record.
+        assert_eq!(e.errors["<Conn object at 0x....>"].occurrences, 4);
+        assert_eq!(e.errors.len(), 2, "{:?}", e.errors.keys());
         // Threads that exited leave no shard behind once drained.
         assert_eq!(
             lock(&HUB.shards)

@@ -1,5 +1,6 @@
 //! Locust's headless console: the periodic table, then the summary, the percentile table and
-//! the error report; a progress line on stderr when it is a terminal.
+//! the error report, on stderr as Locust logs them (so stdout is `--json`'s alone); a
+//! progress line when stderr is a terminal.
 
 use std::io::{IsTerminal, Write};
 
@@ -12,7 +13,7 @@ const NAME_WIDTH: usize = 80;
 /// Locust's `CONSOLE_STATS_INTERVAL_SEC`.
 const PRINT_EVERY: f64 = 2.0;
 
-/// Prints Locust-style tables to stdout.
+/// Prints Locust-style tables to stderr.
 pub(crate) struct Console {
     only_summary: bool,
     info: RunInfo,
@@ -68,8 +69,10 @@ impl Output for Console {
         if !self.only_summary && s.time - self.last_print >= PRINT_EVERY - 0.05 {
             self.last_print = s.time;
             self.clear_progress();
-            print!("{}", stats_table(&s.totals, s.start_time, true));
-            println!();
+            let table = stats_table(&s.totals, s.start_time, true) + "\n";
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(table.as_bytes());
+            let _ = err.flush();
         }
         if self.progress && self.info.standalone {
             self.progress_line(&s);
@@ -80,12 +83,16 @@ impl Output for Console {
     fn on_stop(&mut self) {
         self.clear_progress();
         let Some(s) = self.last.take() else { return };
-        print!("{}", stats_table(&s.totals, s.start_time, false));
-        println!();
-        print!("{}", percentile_table(&s.totals));
-        println!();
-        print!("{}", error_report(&s.totals));
-        let _ = std::io::stdout().flush();
+        // One write, so that no log line lands inside the tables.
+        let text = format!(
+            "{}\n{}\n{}",
+            stats_table(&s.totals, s.start_time, false),
+            percentile_table(&s.totals),
+            error_report(&s.totals)
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
     }
 }
 
@@ -140,7 +147,8 @@ pub(crate) fn stats_table(w: &Window, start_time: f64, current: bool) -> String 
             e.avg_response_time() as u64,
             e.min_response_time() as u64,
             e.max_response_time() as u64,
-            e.response_time_percentile(0.5),
+            // Python's %7d of Locust's median (an int, or min/max as a float).
+            e.median_response_time() as u64,
             rps,
             fps
         )
@@ -202,7 +210,7 @@ pub(crate) fn error_report(w: &Window) -> String {
             rows.push(format!(
                 "{:<18} {:<100}\n",
                 count.occurrences,
-                format!("{method} {name}: {text}")
+                format!("{method} {name}: {}", error_name(text))
             ));
         }
     }
@@ -219,4 +227,44 @@ pub(crate) fn error_report(w: &Window) -> String {
     }
     out.push_str(&sep);
     out
+}
+
+/// Locust's `StatsError.to_name` for an error text: a `CatchResponseError(...)` (what
+/// `boomer::http`'s `failure()` records, as Locust's `response.failure()`) shows as its
+/// message, as a standalone Locust shows it.
+fn error_name(text: &str) -> &str {
+    let Some(inner) = text
+        .strip_prefix("CatchResponseError(")
+        .and_then(|t| t.strip_suffix(')'))
+    else {
+        return text;
+    };
+    // The message's repr, without its quotes when it needed no escapes.
+    for quote in ['\'', '"'] {
+        if let Some(message) = inner
+            .strip_prefix(quote)
+            .and_then(|t| t.strip_suffix(quote))
+        {
+            if !message.contains(['\\', quote]) {
+                return message;
+            }
+        }
+    }
+    inner
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catch_response_errors_show_their_message() {
+        assert_eq!(error_name("CatchResponseError('no token')"), "no token");
+        assert_eq!(error_name("CatchResponseError(\"it's\")"), "it's");
+        assert_eq!(error_name("CatchResponseError('a\\nb')"), "'a\\nb'");
+        assert_eq!(
+            error_name("HTTPError('404 Client Error')"),
+            "HTTPError('404 Client Error')"
+        );
+    }
 }

@@ -1,26 +1,40 @@
 //! `--csv PREFIX`: Locust's four CSV files, with Locust 2.47's exact headers, so tools that
 //! read Locust's CSVs read these.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::{last_request, total_rates, Output, Snapshot, PERCENTILES, PERCENTILE_NAMES};
 use crate::stats::{error_key, Entry, Window};
 
 /// Writes `PREFIX_stats.csv`, `_failures.csv`, `_exceptions.csv` (rewritten every report,
-/// as Locust does) and `_stats_history.csv` (a row per report).
+/// as Locust does) and `_stats_history.csv` (a row per report; with `--csv-full-history`,
+/// a row per entry too).
 pub(crate) struct CsvFiles {
     prefix: String,
     history: BufWriter<File>,
+    full_history: bool,
+    /// The last windows, for the full history's current percentiles (Locust's last ~10 s).
+    recent: VecDeque<(f64, Arc<Window>)>,
 }
+
+/// A history row: (key, method, name, entry), the key `None` for the Aggregated row.
+type HistoryRow<'a> = (Option<(&'a str, &'a str)>, &'a str, &'a str, &'a Entry);
+
+/// Locust's `CURRENT_RESPONSE_TIME_PERCENTILE_WINDOW`.
+const CURRENT_WINDOW: f64 = 10.0;
 
 impl CsvFiles {
     /// Creates the files now, so that a bad path fails at start-up, not at the end.
-    pub(crate) fn create(prefix: &str) -> io::Result<Self> {
+    pub(crate) fn create(prefix: &str, full_history: bool) -> io::Result<Self> {
         let mut files = CsvFiles {
             prefix: prefix.to_string(),
             history: BufWriter::new(File::create(format!("{prefix}_stats_history.csv"))?),
+            full_history,
+            recent: VecDeque::new(),
         };
         let mut header = vec![
             "Timestamp",
@@ -82,7 +96,7 @@ impl CsvFiles {
                 name.to_string(),
                 e.num_requests.to_string(),
                 e.num_failures.to_string(),
-                e.response_time_percentile(0.5).to_string(),
+                ms(e.median_us()),
                 py_float(e.avg_response_time()),
                 ms(e.min_us.unwrap_or(0)),
                 ms(e.max_us),
@@ -144,38 +158,97 @@ impl CsvFiles {
     }
 
     fn append_history(&mut self, s: &Snapshot) -> io::Result<()> {
+        if self.full_history {
+            self.recent.push_back((s.time, s.window.clone()));
+            while self
+                .recent
+                .front()
+                .is_some_and(|(t, _)| *t <= s.time - CURRENT_WINDOW)
+            {
+                self.recent.pop_front();
+            }
+        }
+        let last = last_request(&s.totals);
         let total = s.totals.total();
-        let (rps, fps) = match last_request(&s.totals) {
-            Some(last) => (
-                total.current_rps(s.start_time, last),
-                total.current_fail_per_sec(s.start_time, last),
-            ),
-            None => (0.0, 0.0),
-        };
-        let mut row = vec![
-            (s.time as i64).to_string(),
-            s.user_count.to_string(),
-            String::new(),
-            "Aggregated".to_string(),
-            format!("{rps:.6}"),
-            format!("{fps:.6}"),
-        ];
-        row.extend(percentile_fields(&total));
-        row.extend([
-            total.num_requests.to_string(),
-            total.num_failures.to_string(),
-            total.response_time_percentile(0.5).to_string(),
-            py_float(total.avg_response_time()),
-            ms(total.min_us.unwrap_or(0)),
-            ms(total.max_us),
-            avg_content(&total),
-        ]);
-        write_row(&mut self.history, &row)?;
+        let mut rows: Vec<HistoryRow> = Vec::new();
+        if self.full_history {
+            rows.extend(s.totals.entries().map(|(m, n, e)| (Some((m, n)), m, n, e)));
+        }
+        rows.push((None, "", "Aggregated", &total));
+        for (key, method, name, e) in rows {
+            let (rps, fps) = match last {
+                Some(last) => (
+                    e.current_rps(s.start_time, last),
+                    e.current_fail_per_sec(s.start_time, last),
+                ),
+                None => (0.0, 0.0),
+            };
+            let mut row = vec![
+                (s.time as i64).to_string(),
+                s.user_count.to_string(),
+                method.to_string(),
+                name.to_string(),
+                format!("{rps:.6}"),
+                format!("{fps:.6}"),
+            ];
+            if self.full_history {
+                row.extend(self.current_percentile_fields(e, key, s));
+            } else {
+                row.extend(percentile_fields(e));
+            }
+            row.extend([
+                e.num_requests.to_string(),
+                e.num_failures.to_string(),
+                ms(e.median_us()),
+                py_float(e.avg_response_time()),
+                ms(e.min_us.unwrap_or(0)),
+                ms(e.max_us),
+                avg_content(e),
+            ]);
+            write_row(&mut self.history, &row)?;
+        }
         self.history.flush()
+    }
+
+    /// Locust's `get_current_response_time_percentile`: the percentiles of the last ~10 s
+    /// (of one entry, or of all for `None`), 0 before the run is 2 s old (Locust's response
+    /// times cache has nothing to compare with yet), N/A for an entry without requests.
+    fn current_percentile_fields(
+        &self,
+        e: &Entry,
+        key: Option<(&str, &str)>,
+        s: &Snapshot,
+    ) -> Vec<String> {
+        if e.num_requests == 0 {
+            return vec!["N/A".to_string(); PERCENTILES.len()];
+        }
+        if s.time - s.start_time < 2.0 {
+            return vec!["0".to_string(); PERCENTILES.len()];
+        }
+        let mut buckets: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut n = 0;
+        for (_, w) in &self.recent {
+            for ((m, name), e) in &w.entries {
+                if key.is_none_or(|(km, kn)| km == m && kn == name) {
+                    n += e.num_requests;
+                    for (&b, &c) in &e.response_times {
+                        *buckets.entry(b).or_insert(0) += c;
+                    }
+                }
+            }
+        }
+        PERCENTILES
+            .iter()
+            .map(|&p| crate::stats::percentile(&buckets, n, p).to_string())
+            .collect()
     }
 }
 
 impl Output for CsvFiles {
+    fn on_reset(&mut self) {
+        self.recent.clear();
+    }
+
     fn on_report(&mut self, s: Snapshot) {
         let done = self
             .append_history(&s)

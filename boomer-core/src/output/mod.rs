@@ -53,6 +53,9 @@ pub trait Output: Send + 'static {
     /// A report window: every second in standalone, every 3 s in worker mode, and once at
     /// the end with the last samples.
     fn on_report(&mut self, snapshot: Snapshot);
+    /// The statistics were reset (`--reset-stats`, once every user is spawned): the next
+    /// snapshot's totals start again from nothing.
+    fn on_reset(&mut self) {}
     /// The run is over; the last report came before this.
     fn on_stop(&mut self) {}
 }
@@ -116,7 +119,8 @@ impl Report {
 }
 
 enum Msg {
-    Report(Report),
+    /// A report, and whether the totals are reset before it (`--reset-stats`).
+    Report(Report, bool),
     Stop,
 }
 
@@ -125,6 +129,8 @@ enum Msg {
 pub(crate) struct Outputs {
     tx: Option<SyncSender<Msg>>,
     backlog: Option<Report>,
+    /// The next report resets the totals first.
+    reset: bool,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -144,6 +150,7 @@ impl Outputs {
         Ok(Outputs {
             tx: Some(tx),
             backlog: None,
+            reset: false,
             thread: Some(thread),
         })
     }
@@ -164,11 +171,22 @@ impl Outputs {
             }
             None => report,
         };
-        match tx.try_send(Msg::Report(report)) {
+        let reset = std::mem::take(&mut self.reset);
+        match tx.try_send(Msg::Report(report, reset)) {
             Ok(()) => {}
-            Err(TrySendError::Full(Msg::Report(r))) => self.backlog = Some(r),
+            Err(TrySendError::Full(Msg::Report(r, reset))) => {
+                self.backlog = Some(r);
+                self.reset = reset;
+            }
             Err(_) => self.tx = None,
         }
+    }
+
+    /// Forgets the totals (`--reset-stats`), from the next report on (never waiting): what
+    /// was held back and not yet queued is dropped too.
+    pub(crate) fn reset(&mut self) {
+        self.backlog = None;
+        self.reset = true;
     }
 
     /// Delivers what is queued, tells the outputs to stop, and waits for them to finish
@@ -176,7 +194,7 @@ impl Outputs {
     pub(crate) fn stop(&mut self) {
         if let Some(tx) = self.tx.take() {
             if let Some(r) = self.backlog.take() {
-                let _ = tx.send(Msg::Report(r));
+                let _ = tx.send(Msg::Report(r, std::mem::take(&mut self.reset)));
             }
             let _ = tx.send(Msg::Stop);
         }
@@ -198,24 +216,37 @@ fn deliver(rx: Receiver<Msg>, mut outputs: Vec<Box<dyn Output>>, info: RunInfo) 
     for o in outputs.iter_mut() {
         o.on_start(&info);
     }
-    let mut totals = Window::default();
-    let mut exceptions: BTreeMap<String, ExceptionCount> = BTreeMap::new();
-    while let Ok(Msg::Report(report)) = rx.recv() {
-        merge_window(&mut totals, &report.window);
-        for (msg, traceback) in report.exceptions {
-            let e = exceptions.entry(msg).or_insert_with(|| ExceptionCount {
-                count: 0,
-                traceback,
-            });
-            e.count += 1;
+    let mut totals = Arc::new(Window::default());
+    let mut exceptions: Arc<BTreeMap<String, ExceptionCount>> = Arc::default();
+    while let Ok(Msg::Report(report, reset)) = rx.recv() {
+        if reset {
+            totals = Arc::default();
+            for o in outputs.iter_mut() {
+                o.on_reset();
+            }
+        }
+        // A copy only while an output still holds the previous snapshot: bounded, as what
+        // the totals keep is (see `forget_old_seconds`).
+        let run = Arc::make_mut(&mut totals);
+        merge_window(run, &report.window);
+        forget_old_seconds(run);
+        if !report.exceptions.is_empty() {
+            let all = Arc::make_mut(&mut exceptions);
+            for (msg, traceback) in report.exceptions {
+                let e = all.entry(msg).or_insert_with(|| ExceptionCount {
+                    count: 0,
+                    traceback,
+                });
+                e.count += 1;
+            }
         }
         let snapshot = Snapshot {
             time: report.time,
             start_time: info.start_time,
             user_count: report.user_count,
             window: Arc::new(report.window),
-            totals: Arc::new(totals.clone()),
-            exceptions: Arc::new(exceptions.clone()),
+            totals: totals.clone(),
+            exceptions: exceptions.clone(),
         };
         for o in outputs.iter_mut() {
             o.on_report(snapshot.clone());
@@ -223,6 +254,27 @@ fn deliver(rx: Receiver<Msg>, mut outputs: Vec<Box<dyn Output>>, info: RunInfo) 
     }
     for o in outputs.iter_mut() {
         o.on_stop();
+    }
+}
+
+/// How many seconds before the run's last request the totals keep per-second counts:
+/// Locust's `current_rps` reads `[last - 12, last - 2)`, nothing older.
+const KEEP_SECONDS: i64 = 12;
+
+/// Drops the per-second counts no output reads any more, so the totals stay the same size
+/// however long the run (the run-long totals are in the counters; `--json`, whose
+/// `num_reqs_per_sec` is the whole run's as Locust's, keeps its own).
+fn forget_old_seconds(totals: &mut Window) {
+    let Some(last) = last_request(totals) else {
+        return;
+    };
+    let oldest = (last as i64).saturating_sub(KEEP_SECONDS);
+    for e in totals.entries.values_mut() {
+        for per_sec in [&mut e.num_reqs_per_sec, &mut e.num_fail_per_sec] {
+            if per_sec.first_key_value().is_some_and(|(&t, _)| t < oldest) {
+                *per_sec = per_sec.split_off(&oldest);
+            }
+        }
     }
 }
 
@@ -241,11 +293,16 @@ const PERCENTILE_NAMES: [&str; 11] = [
 ];
 
 impl Window {
-    /// The entries, sorted by (method, name) as Locust sorts its tables.
+    /// The entries, sorted by name, then method, as Locust's `sort_stats` sorts its tables
+    /// (its entries are keyed `(name, method)`).
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str, &Entry)> {
-        self.entries
+        let mut rows: Vec<(&str, &str, &Entry)> = self
+            .entries
             .iter()
             .map(|((m, n), e)| (m.as_str(), n.as_str(), e))
+            .collect();
+        rows.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
+        rows.into_iter()
     }
 }
 
@@ -276,9 +333,16 @@ impl Entry {
         self.total_content_length as f64 / self.num_requests as f64
     }
 
+    /// Locust's median response time in ms: the bucketed 50th percentile kept within
+    /// [min, max] (the `Med` and `Median Response Time` columns). Not high-resolution, in
+    /// any mode, so that it is the number Locust shows for the same samples.
+    pub fn median_response_time(&self) -> f64 {
+        self.median_us() as f64 / 1000.0
+    }
+
     /// The percentile `p` (0..=1) in whole ms: from the high-resolution histogram when
-    /// there is one (standalone; within 1 %), else Locust's rounded buckets. Kept within
-    /// [min, max] as Locust keeps its median.
+    /// there is one (standalone; within 1 %), else Locust's rounded buckets. Not clamped to
+    /// [min, max], as Locust clamps only its median.
     pub fn response_time_percentile(&self, p: f64) -> u64 {
         if self.num_requests == 0 {
             return 0;
@@ -298,8 +362,7 @@ impl Entry {
             }
             None => self.percentile(p).saturating_mul(1000),
         };
-        let us = us.clamp(self.min_us.unwrap_or(0), self.max_us);
-        (us + 500) / 1000
+        us.saturating_add(500) / 1000
     }
 
     /// Locust's `current_rps`: requests per second over the last ~10 s before `last`.
@@ -347,5 +410,57 @@ fn total_rates(e: &Entry, start_time: f64, last: Option<f64>) -> (f64, f64) {
             (e.num_requests as f64 / secs, e.num_failures as f64 / secs)
         }
         _ => (0.0, 0.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The totals forget old seconds, and Locust's current rates read the same numbers.
+    #[test]
+    fn old_seconds_go_and_the_current_rates_stay() {
+        let start = 1_700_000_000.0;
+        let samples: Vec<(u64, f64)> = (0..600)
+            .flat_map(|s| (0..=(s % 5)).map(move |i| (1_000 + i * 10, start + s as f64 + 0.5)))
+            .collect();
+        let mut totals = Window::default();
+        totals
+            .entries
+            .insert(("GET".into(), "/a".into()), Entry::of_samples(&samples));
+        let e = &totals.entries[&("GET".to_string(), "/a".to_string())];
+        let last = last_request(&totals).unwrap();
+        let before = (e.current_rps(start, last), e.num_reqs_per_sec.len());
+        forget_old_seconds(&mut totals);
+        let e = &totals.entries[&("GET".to_string(), "/a".to_string())];
+        assert_eq!(before.1, 600);
+        assert_eq!(e.num_reqs_per_sec.len(), KEEP_SECONDS as usize + 1);
+        assert_eq!(e.current_rps(start, last), before.0);
+        assert!(before.0 > 0.0);
+        assert_eq!(e.num_requests, samples.len() as u64);
+    }
+
+    /// Only the median is clamped to [min, max]; it is Locust's bucketed one, while the
+    /// percentiles are not clamped.
+    #[test]
+    fn only_the_median_is_clamped() {
+        let lone = Entry::of_samples(&[(147_000, 1.0)]);
+        // Locust: bucket 150 for the percentiles, the median clamped to the max 147.
+        assert_eq!(lone.percentile(1.0), 150);
+        assert_eq!(lone.response_time_percentile(1.0), 150);
+        assert_eq!(lone.median_response_time(), 147.0);
+        let e = Entry::of_samples(&[(101_000, 1.0), (104_000, 1.0), (147_000, 1.0)]);
+        assert_eq!(e.median_response_time(), 101.0);
+    }
+
+    #[test]
+    fn rows_sort_by_name_then_method() {
+        let mut w = Window::default();
+        for (m, n) in [("GET", "/b"), ("POST", "/a"), ("GET", "/a")] {
+            w.entries
+                .insert((m.into(), n.into()), Entry::of_samples(&[(1_000, 1.0)]));
+        }
+        let order: Vec<(&str, &str)> = w.entries().map(|(m, n, _)| (m, n)).collect();
+        assert_eq!(order, [("GET", "/a"), ("POST", "/a"), ("GET", "/b")]);
     }
 }

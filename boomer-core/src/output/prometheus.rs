@@ -6,35 +6,70 @@
 
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{last_request, Output, Snapshot, PERCENTILES};
 use crate::stats::Entry;
 
 /// Serves the latest rendered page; the page is rebuilt at every report.
 pub(crate) struct Prometheus {
-    page: Arc<Mutex<String>>,
+    page: Arc<Mutex<Arc<String>>>,
 }
 
+/// Scrapes served at once; a connection past these is answered 503 at once.
+const MAX_SCRAPES: usize = 32;
+/// How long a scraper may take to send its request or read the answer.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Prometheus {
-    /// Binds now (so a taken port fails at start-up) and serves on a thread of its own.
+    /// Binds now (so a taken port fails at start-up) and serves on threads of its own:
+    /// each connection has its own, so that idle or slow clients never delay a scrape.
     pub(crate) fn bind(addr: SocketAddr) -> io::Result<Self> {
         let listener = TcpListener::bind(addr)?;
-        let page = Arc::new(Mutex::new(String::new()));
+        let page = Arc::new(Mutex::new(Arc::new(String::new())));
         let served = page.clone();
+        let busy = Arc::new(AtomicUsize::new(0));
         std::thread::Builder::new()
             .name("boomer-prometheus".into())
-            .spawn(move || {
-                for stream in listener.incoming().flatten() {
-                    if let Err(e) = serve(stream, &served) {
-                        tracing::debug!("prometheus scrape failed: {e}");
-                    }
-                }
-            })?;
+            .spawn(move || accept(listener, served, busy))?;
         tracing::info!("serving Prometheus metrics on http://{addr}/metrics");
         Ok(Prometheus { page })
+    }
+}
+
+fn accept(listener: TcpListener, page: Arc<Mutex<Arc<String>>>, busy: Arc<AtomicUsize>) {
+    for stream in listener.incoming() {
+        let mut stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::debug!("prometheus listener: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        if busy.fetch_add(1, Ordering::AcqRel) >= MAX_SCRAPES {
+            busy.fetch_sub(1, Ordering::AcqRel);
+            let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+            let _ = stream.write_all(&response("503 Service Unavailable", "too many scrapes\n"));
+            continue;
+        }
+        let page = page.clone();
+        let done = busy.clone();
+        let spawned = std::thread::Builder::new()
+            .name("boomer-scrape".into())
+            .spawn(move || {
+                if let Err(e) = serve(stream, &page) {
+                    tracing::debug!("prometheus scrape failed: {e}");
+                }
+                done.fetch_sub(1, Ordering::AcqRel);
+            });
+        if spawned.is_err() {
+            busy.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -43,7 +78,16 @@ impl Prometheus {
 pub(crate) struct Pushgateway {
     authority: String,
     path: String,
+    /// After a failed push, the next try waits until then (each push is the whole page, so
+    /// a skipped one loses nothing): a dead gateway costs the outputs one timeout per
+    /// [`RETRY_AFTER`], not one per report.
+    retry_at: Option<Instant>,
+    /// The latest page not pushed because of `retry_at`: pushed at the end.
+    pending: Option<String>,
 }
+
+/// How long pushes pause after one failed.
+const RETRY_AFTER: Duration = Duration::from_secs(10);
 
 impl Pushgateway {
     /// `url` is the gateway's base URL, e.g. `http://127.0.0.1:9091`.
@@ -65,16 +109,21 @@ impl Pushgateway {
         } else {
             format!("/{base}")
         };
+        if job.is_empty() {
+            return Err("--prometheus-job must not be empty".into());
+        }
         Ok(Pushgateway {
             authority,
-            path: format!("{base}/metrics/job/{job}"),
+            path: format!("{base}/metrics/{}", job_segment(job)),
+            retry_at: None,
+            pending: None,
         })
     }
 
     fn push(&self, body: &str) -> io::Result<u16> {
-        let mut stream = TcpStream::connect(&self.authority)?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+        let mut stream = connect(&self.authority)?;
+        stream.set_read_timeout(Some(IO_TIMEOUT))?;
+        stream.set_write_timeout(Some(IO_TIMEOUT))?;
         let req = format!(
             "PUT {} HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain; version=0.0.4\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -94,27 +143,111 @@ impl Pushgateway {
     }
 }
 
+/// Connects within [`IO_TIMEOUT`] (to each address the name resolves to, in turn), so a
+/// gateway that never answers cannot hold the outputs, or the process's exit, for the
+/// system's connect timeout (minutes).
+fn connect(authority: &str) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolves to no address");
+    for addr in authority.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, IO_TIMEOUT) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// The job's part of a push URL: `job/<name>` when the name is URL-safe as it is, else the
+/// Pushgateway's `job@base64/<base64url>` (which also carries a `/`, that no percent
+/// escape gets through the gateway's router).
+fn job_segment(job: &str) -> String {
+    let safe = job
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if safe {
+        format!("job/{job}")
+    } else {
+        format!("job@base64/{}", base64url(job.as_bytes()))
+    }
+}
+
+/// RFC 4648's URL-safe base64, with padding.
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+impl Pushgateway {
+    fn push_page(&mut self, page: &str) {
+        let failed = match self.push(page) {
+            Ok(200..=299) => false,
+            Ok(status) => {
+                tracing::warn!("the Pushgateway answered {status} to a push");
+                false
+            }
+            Err(e) => {
+                tracing::warn!("cannot push to the Pushgateway at {}: {e}", self.authority);
+                true
+            }
+        };
+        self.retry_at = failed.then(|| Instant::now() + RETRY_AFTER);
+    }
+}
+
 impl Output for Pushgateway {
     fn on_report(&mut self, s: Snapshot) {
-        match self.push(&render(&s)) {
-            Ok(200..=299) => {}
-            Ok(status) => tracing::warn!("the Pushgateway answered {status} to a push"),
-            Err(e) => tracing::warn!("cannot push to the Pushgateway at {}: {e}", self.authority),
+        let page = render(&s);
+        if self.retry_at.is_some_and(|at| Instant::now() < at) {
+            self.pending = Some(page);
+            return;
+        }
+        self.pending = None;
+        self.push_page(&page);
+    }
+
+    fn on_stop(&mut self) {
+        if let Some(page) = self.pending.take() {
+            self.push_page(&page);
         }
     }
 }
 
 impl Output for Prometheus {
     fn on_report(&mut self, s: Snapshot) {
-        let page = render(&s);
+        let page = Arc::new(render(&s));
         *self.page.lock().unwrap_or_else(|e| e.into_inner()) = page;
     }
 }
 
-fn serve(mut stream: TcpStream, page: &Mutex<String>) -> io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
-    // Read the request head; whatever the path, the answer is the metrics page.
+fn response(status: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Answers one request: the page at `GET /metrics` (or HEAD), 404 elsewhere.
+fn serve(mut stream: TcpStream, page: &Mutex<Arc<String>>) -> io::Result<()> {
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
@@ -124,20 +257,39 @@ fn serve(mut stream: TcpStream, page: &Mutex<String>) -> io::Result<()> {
         }
         head.extend_from_slice(&buf[..n]);
     }
-    let body = page.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let resp = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+    let mut parts = line.split(|&b| b == b' ');
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
     );
-    stream.write_all(resp.as_bytes())
+    let path = target.split(|&b| b == b'?').next().unwrap_or_default();
+    let answer = match (method, path) {
+        (b"GET" | b"HEAD", b"/metrics") => {
+            let body = page.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let mut answer = response("200 OK", &body);
+            if method == b"HEAD" {
+                answer.truncate(answer.len() - body.len());
+            }
+            answer
+        }
+        (_, b"/metrics") => response("405 Method Not Allowed", "only GET /metrics\n"),
+        _ => response("404 Not Found", "not found: the metrics are at /metrics\n"),
+    };
+    stream.write_all(&answer)
 }
 
 /// A metric family: name, type, help, and the value of an entry.
 type Family<'a> = (&'a str, &'a str, &'a str, &'a dyn Fn(&Entry) -> f64);
 
-/// The page: per (method, name) and for the Aggregated row (method ""), the counters the
-/// console shows.
+/// Microseconds as seconds, the base unit of the exposition conventions.
+fn secs(us: u64) -> f64 {
+    us as f64 / 1e6
+}
+
+/// The page: per (method, name) and for the Aggregated row (method ""), what the console
+/// shows, in base units (seconds, bytes) and with the percentiles as a summary, as
+/// `promtool check metrics` wants them.
 pub(crate) fn render(s: &Snapshot) -> String {
     let total = s.totals.total();
     let mut rows: Vec<(&str, &str, &Entry)> = s.totals.entries().collect();
@@ -155,22 +307,22 @@ pub(crate) fn render(s: &Snapshot) -> String {
             &|e| e.num_failures as f64,
         ),
         (
-            "boomer_response_time_avg_ms",
+            "boomer_response_time_avg_seconds",
             "gauge",
             "Average response time.",
-            &|e| e.avg_response_time(),
+            &|e| e.avg_response_time() / 1000.0,
         ),
         (
-            "boomer_response_time_min_ms",
+            "boomer_response_time_min_seconds",
             "gauge",
             "Fastest response time.",
-            &|e| e.min_response_time(),
+            &|e| secs(e.min_us.unwrap_or(0)),
         ),
         (
-            "boomer_response_time_max_ms",
+            "boomer_response_time_max_seconds",
             "gauge",
             "Slowest response time.",
-            &|e| e.max_response_time(),
+            &|e| secs(e.max_us),
         ),
         (
             "boomer_content_length_avg_bytes",
@@ -179,15 +331,15 @@ pub(crate) fn render(s: &Snapshot) -> String {
             &|e| e.avg_content_length(),
         ),
         (
-            "boomer_current_rps",
+            "boomer_current_requests_per_second",
             "gauge",
-            "Requests per second, last 10 s.",
+            "Requests per second over the last 10 s, as Locust's current RPS.",
             &|e| last.map_or(0.0, |l| e.current_rps(s.start_time, l)),
         ),
         (
-            "boomer_current_fail_per_sec",
+            "boomer_current_failures_per_second",
             "gauge",
-            "Failures per second, last 10 s.",
+            "Failures per second over the last 10 s.",
             &|e| last.map_or(0.0, |l| e.current_fail_per_sec(s.start_time, l)),
         ),
     ];
@@ -197,21 +349,20 @@ pub(crate) fn render(s: &Snapshot) -> String {
             let _ = writeln!(out, "{metric}{} {}", labels(method, name, None), value(e));
         }
     }
-    let metric = "boomer_response_time_ms";
+    let metric = "boomer_response_time_seconds";
     let _ = writeln!(
         out,
-        "# HELP {metric} Response time percentiles.\n# TYPE {metric} gauge"
+        "# HELP {metric} Response times: Locust's percentiles.\n# TYPE {metric} summary"
     );
     for (method, name, e) in &rows {
         for p in PERCENTILES {
             let q = Some(("quantile", p.to_string()));
-            let _ = writeln!(
-                out,
-                "{metric}{} {}",
-                labels(method, name, q),
-                e.response_time_percentile(p)
-            );
+            let v = e.response_time_percentile(p) as f64 / 1000.0;
+            let _ = writeln!(out, "{metric}{} {v}", labels(method, name, q));
         }
+        let l = labels(method, name, None);
+        let _ = writeln!(out, "{metric}_sum{l} {}", secs(e.total_us));
+        let _ = writeln!(out, "{metric}_count{l} {}", e.num_requests);
     }
     let metric = "boomer_errors_total";
     let _ = writeln!(
@@ -246,4 +397,23 @@ fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_names_that_need_it_are_base64url() {
+        assert_eq!(job_segment("boomer"), "job/boomer");
+        assert_eq!(job_segment("a b/c"), "job@base64/YSBiL2M=");
+        assert_eq!(job_segment("?>"), "job@base64/Pz4=");
+        assert_eq!(base64url(b"\xfb\xff"), "-_8=");
+        let push = Pushgateway::new("http://gw:9091/base/", "a b/c").unwrap();
+        assert_eq!(
+            (push.authority.as_str(), push.path.as_str()),
+            ("gw:9091", "/base/metrics/job@base64/YSBiL2M=")
+        );
+        assert!(Pushgateway::new("http://gw", "").is_err());
+    }
 }
