@@ -102,7 +102,10 @@ pub struct SpawnEvent {
 impl SpawnEvent {
     /// The total number of users this worker must run.
     pub fn users(&self) -> u32 {
-        self.user_classes_count.values().sum()
+        // Saturating: a plain sum of u32s panics in debug builds on overflow.
+        self.user_classes_count
+            .values()
+            .fold(0u32, |sum, &n| sum.saturating_add(n))
     }
 
     /// The spawn rate the master was started with (`-r`), or the user count when the master
