@@ -353,6 +353,8 @@ pub struct SocketOptions {
     // Shared by read preparation and decoder reservation.
     pub(crate) read_buffer_max_size: usize,
     pub(crate) read_buffer_short_reads: usize,
+    // boomer patch: the largest inbound message, in bytes (libzmq's ZMQ_MAXMSGSIZE).
+    pub(crate) max_message_size: Option<usize>,
 }
 
 impl Default for SocketOptions {
@@ -363,6 +365,7 @@ impl Default for SocketOptions {
             read_buffer_initial_size: 128,
             read_buffer_max_size: 64 * 1024,
             read_buffer_short_reads: 2,
+            max_message_size: None,
         }
     }
 }
@@ -416,6 +419,14 @@ impl SocketOptions {
         self.read_buffer_initial_size = initial_size;
         self.read_buffer_max_size = max_size;
         self.read_buffer_short_reads = short_reads;
+        self
+    }
+
+    /// boomer patch: limits the size of an inbound message (the sum of its frames), as
+    /// libzmq's `ZMQ_MAXMSGSIZE`. A peer announcing a larger frame is disconnected when its
+    /// length field arrives, before any of it is reserved. Default: no limit.
+    pub fn max_message_size(&mut self, bytes: usize) -> &mut Self {
+        self.max_message_size = Some(bytes);
         self
     }
 

@@ -35,6 +35,9 @@ pub struct ZmqFramedRead {
     // Configuration is shared; adaptation state belongs to this connection.
     options: Arc<SocketOptions>,
     short_reads: usize,
+    // boomer patch: after a decode error the stream ends (the peer is disconnected), as
+    // libzmq does; decoding on would misread the bytes after the bad header.
+    failed: bool,
 }
 
 impl ZmqFramedRead {
@@ -46,6 +49,7 @@ impl ZmqFramedRead {
             read_chunk_size: options.read_buffer_initial_size,
             options,
             short_reads: 0,
+            failed: false,
         }
     }
 
@@ -109,6 +113,21 @@ impl Stream for ZmqFramedRead {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if this.failed {
+            return Poll::Ready(None);
+        }
+        let result = this.poll_decode(cx);
+        if let Poll::Ready(Some(Err(_))) = &result {
+            this.failed = true;
+            this.buffer = BytesMut::new();
+        }
+        result
+    }
+}
+
+impl ZmqFramedRead {
+    fn poll_decode(&mut self, cx: &mut Context<'_>) -> Poll<Option<CodecResult<Message>>> {
+        let this = self;
 
         // Consume buffered data first; read from the socket only when the
         // current buffer cannot produce a full message.

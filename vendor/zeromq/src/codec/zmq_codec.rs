@@ -33,6 +33,9 @@ pub struct ZmqCodec {
     // internal details to higher levels
     buffered_message: Option<ZmqMessage>,
     max_read_chunk_size: usize,
+    // boomer patch: the most bytes one message may hold, and what its frames hold so far.
+    max_message_size: usize,
+    buffered_len: usize,
 }
 
 impl ZmqCodec {
@@ -46,6 +49,8 @@ impl ZmqCodec {
             waiting_for: 64, // len of the greeting frame
             buffered_message: None,
             max_read_chunk_size: options.read_buffer_max_size,
+            max_message_size: options.max_message_size.unwrap_or(usize::MAX),
+            buffered_len: 0,
         }
     }
 
@@ -123,6 +128,13 @@ impl Decoder for ZmqCodec {
                     } else {
                         usize::from(src.get_u8())
                     };
+                    // boomer patch: refuse a message larger than the limit from its length
+                    // field, before the reserve above would allocate what it announces.
+                    if self.buffered_len.saturating_add(frame_len) > self.max_message_size {
+                        return Err(CodecError::Decode(
+                            "message larger than the socket's maximum message size",
+                        ));
+                    }
                     self.state = DecoderState::Frame(frame);
                     self.waiting_for = frame_len;
                 }
@@ -135,12 +147,14 @@ impl Decoder for ZmqCodec {
                     }
 
                     // process incoming message frame
+                    self.buffered_len += data.len();
                     match &mut self.buffered_message {
                         Some(v) => v.push_back(data.freeze()),
                         None => self.buffered_message = Some(ZmqMessage::from(data.freeze())),
                     }
 
                     if !frame.more {
+                        self.buffered_len = 0;
                         // Quoth the Raven “Nevermore.”
                         return Ok(Some(Message::Message(
                             self.buffered_message
