@@ -704,6 +704,10 @@ mod tests {
         );
     }
 
+    /// The `out_*` fixtures are what Locust 2.47's own `WorkerRunner` sent (heartbeat,
+    /// spawning_complete, the user_error listener's exception), captured from its client by
+    /// tests/fixtures/make_fixtures.py; client_ready is Locust's packing of our -1 (Python
+    /// sends its version string).
     #[test]
     fn encodes_what_a_python_worker_sends_byte_for_byte() {
         assert_eq!(
@@ -724,9 +728,12 @@ mod tests {
             encode("spawning_complete", &done, NODE),
             fixture("out_spawning_complete")
         );
+        // The traceback Python formatted for the fixture (make_fixtures.py prints it): the
+        // same two fields, whatever text they carry.
         let exc = Exception {
             msg: "boom".into(),
-            traceback: "panic in task t:\nboom".into(),
+            traceback:
+                "  File \"task.rs\", line 4, in <module>\n  File \"task.rs\", line 2, in t\n".into(),
         };
         assert_eq!(encode("exception", &exc, NODE), fixture("out_exception"));
     }
