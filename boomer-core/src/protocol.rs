@@ -416,6 +416,28 @@ impl FromMaster {
             kind: env.kind.clone(),
             reason,
         };
+        let core = matches!(
+            env.kind.as_str(),
+            "ack"
+                | "spawn"
+                | "spawning_complete"
+                | "stop"
+                | "quit"
+                | "heartbeat"
+                | "reconnect"
+                | "update_user_class"
+        );
+        // Locust's own messages are at most 4 levels deep; only custom ones may go to
+        // MAX_DEPTH. What the worker does with core data (log it, read options) recurses,
+        // and must not meet 1024 levels on the control thread's stack.
+        if core {
+            let depth = depth(&env.data);
+            if depth > MAX_CORE_DEPTH {
+                return Err(field(format!(
+                    "data nested {depth} levels deep (Locust's are at most 4)"
+                )));
+            }
+        }
         Ok(match env.kind.as_str() {
             "ack" => FromMaster::Ack {
                 index: map_get(&env.data, "index").and_then(Value::as_i64),
@@ -528,6 +550,26 @@ fn stop_timeout(secs: Option<f64>) -> f64 {
         Some(s) if s > 0.0 => s.min(MAX_STOP_TIMEOUT),
         _ => 0.0,
     }
+}
+
+/// How deep Locust's own messages (not custom ones) may be nested.
+pub const MAX_CORE_DEPTH: usize = 16;
+
+/// How many containers deep `v` goes (a scalar is 0), counted without recursion.
+pub fn depth(v: &Value) -> usize {
+    let mut deepest = 0;
+    let mut todo = vec![(v, 0usize)];
+    while let Some((v, d)) = todo.pop() {
+        match v {
+            Value::Array(items) => todo.extend(items.iter().map(|i| (i, d + 1))),
+            Value::Map(pairs) => {
+                todo.extend(pairs.iter().flat_map(|(k, v)| [(k, d + 1), (v, d + 1)]))
+            }
+            _ => continue,
+        }
+        deepest = deepest.max(d + 1);
+    }
+    deepest
 }
 
 fn map_get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
@@ -1103,6 +1145,48 @@ mod tests {
             // What the worker does with it must not panic either.
             let d = std::time::Duration::from_secs_f64(event.stop_timeout());
             let _ = std::time::Instant::now() + d;
+        }
+    }
+
+    #[test]
+    fn core_messages_nested_deeper_than_locust_are_refused() {
+        // The worker logs update_user_class data with Display, which needs about 2 KB of
+        // stack per level in a debug build: 1023 levels would overflow the control thread.
+        let mut deep = Value::from(0);
+        for _ in 0..(MAX_DEPTH - 1) {
+            deep = Value::Array(vec![deep]);
+        }
+        assert_eq!(depth(&deep), MAX_DEPTH - 1);
+        let bytes = envelope("update_user_class", deep.clone());
+        let result = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || parse_bytes(&bytes).map(|_| ()).map_err(|e| e.to_string()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(result.unwrap_err().contains("nested 1023 levels deep"));
+        for kind in ["spawn", "ack", "stop", "quit", "heartbeat", "reconnect"] {
+            assert!(
+                parse_bytes(&envelope(kind, deep.clone())).is_err(),
+                "{kind}"
+            );
+        }
+        // Custom messages take all of it.
+        assert!(matches!(
+            parse_bytes(&envelope("user_defined", deep.clone())),
+            Ok(FromMaster::Custom(_))
+        ));
+        // A flat update_user_class, as the web UI sends it, is fine.
+        let ui = map(vec![
+            ("user_class_name", "RustUser".into()),
+            ("weight", 2.into()),
+            ("tasks", Value::Array(vec!["a".into()])),
+        ]);
+        assert_eq!(depth(&ui), 2);
+        assert!(parse_bytes(&envelope("update_user_class", ui)).is_ok());
+        // Unwind the deep value by hand: dropping it recursively is fine, but cheap to avoid.
+        while let Value::Array(mut items) = deep {
+            deep = items.pop().unwrap();
         }
     }
 }
