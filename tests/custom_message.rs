@@ -1,6 +1,6 @@
 //! examples/custom_message.rs against a real Locust master whose messages are not the body
 //! the example knows: every `user_defined` is answered (as Go boomer's example answers
-//! anything), and data nested 30 levels deep (refused as "depth limit exceeded" before)
+//! anything), and dicts nested 31 levels deep (refused as "depth limit exceeded" before)
 //! arrives.
 
 mod common;

@@ -966,6 +966,10 @@ mod tests {
         // msgpack-python packs `("user_defined", data, node_id)` with data nested up to 1023
         // lists (its nest limit, 1024, counts the envelope); 30 levels used to be refused
         // as "depth limit exceeded". Decoded on a thread with the control thread's stack.
+        let FromMaster::Custom(m) = parse("custom_nested_30") else {
+            panic!("not a custom message")
+        };
+        assert_eq!(depth(m.data()), 30);
         let env = std::thread::Builder::new()
             .stack_size(2 << 20)
             .spawn(|| {

@@ -1,6 +1,6 @@
 # Master side of tests/custom_message.rs: at test start, sends the worker `user_defined`
 # messages whose payloads are not the body examples/custom_message.rs knows (a JSON body
-# with other fields, a dict, a list, an int, data nested 30 and 200 levels deep), one
+# with other fields, a dict, a list, an int, data nested 31 (dicts) and 200 (lists) levels deep), one
 # `user_defined` of the example's own body, and logs each `acknowledge_users` reply.
 import json
 import logging
@@ -14,9 +14,9 @@ class RustUser(User):
 
 
 def nested(n):
-    v = 0
+    v = "deep"
     for _ in range(n):
-        v = [v]
+        v = {"level": v} if n % 2 else [v]
     return v
 
 
@@ -25,7 +25,7 @@ PAYLOADS = [
     {"id": 7, "name": "a dict"},
     [1, "two", None],
     42,
-    nested(30),
+    nested(31),
     nested(200),
     json.dumps({"worker": 0, "users": ["u0", "u1"]}),
 ]
