@@ -32,7 +32,7 @@ struct MapBody {
 #[boomer::on(message = "user_defined")]
 fn user_defined(msg: &boomer::CustomMessage) {
     // Step 1, for any payload: log it and answer.
-    tracing::info!("user_defined: {}", msg.data());
+    log("user_defined", msg);
     // Step 2, optional: the body this example knows, when it is one.
     let known = msg
         .decode::<String>()
@@ -51,7 +51,7 @@ fn user_defined(msg: &boomer::CustomMessage) {
 
 #[boomer::on(message = "user_map")]
 async fn user_map(msg: &boomer::CustomMessage) {
-    tracing::info!("user_map: {}", msg.data());
+    log("user_map", msg);
     let reply = match msg.decode::<MapBody>() {
         Ok(body) => format!(
             "Thanks for the message: worker {} got tags {}",
@@ -61,6 +61,16 @@ async fn user_map(msg: &boomer::CustomMessage) {
         Err(_) => "Thanks for the message".to_string(),
     };
     boomer::send_message("acknowledge_users", reply);
+}
+
+/// A text payload as it is (JSON here); any other shape as its msgpack value, with Debug
+/// (Display recurses at 2 KB of stack per level in a debug build: a Python master may nest
+/// 1023 levels).
+fn log(kind: &str, msg: &boomer::CustomMessage) {
+    match msg.data().as_str() {
+        Some(text) => tracing::info!("{kind}: {text}"),
+        None => tracing::info!("{kind}: {:?}", msg.data()),
+    }
 }
 
 #[boomer::task]

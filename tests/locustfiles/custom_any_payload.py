@@ -1,6 +1,7 @@
 # Master side of tests/custom_message.rs: at test start, sends the worker `user_defined`
 # messages whose payloads are not the body examples/custom_message.rs knows (a JSON body
-# with other fields, a dict, a list, an int, data nested 31 (dicts) and 200 (lists) levels deep), one
+# with other fields, a dict, a list, an int, data nested 31 (dicts), 200 (lists) and
+# 1023 (dicts: the deepest msgpack-python packs) levels deep), one
 # `user_defined` of the example's own body, and logs each `acknowledge_users` reply.
 import json
 import logging
@@ -27,6 +28,7 @@ PAYLOADS = [
     42,
     nested(31),
     nested(200),
+    nested(1023),
     json.dumps({"worker": 0, "users": ["u0", "u1"]}),
 ]
 
