@@ -129,6 +129,16 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
 /// reader needs about 5 KB of stack per level in a debug build, so 1024 levels would
 /// overflow the control thread's 2 MiB). Nothing is allocated beyond what the input holds:
 /// lengths are checked against the bytes left before anything is reserved.
+///
+/// ```
+/// use boomer_core::protocol::{read_value, DecodeError};
+/// use boomer_core::Value;
+/// // [1, "a"] and a byte more.
+/// let (v, used) = read_value(&[0x92, 0x01, 0xa1, b'a', 0xc0]).unwrap();
+/// assert_eq!((v, used), (Value::Array(vec![1.into(), "a".into()]), 4));
+/// // An array announcing 4 billion items in 5 bytes: refused, nothing reserved.
+/// assert!(matches!(read_value(&[0xdd, 0xff, 0xff, 0xff, 0xff]), Err(DecodeError::Msgpack(_))));
+/// ```
 pub fn read_value(bytes: &[u8]) -> Result<(Value, usize), DecodeError> {
     let mut rd = Reader { buf: bytes, pos: 0 };
     let mut open: Vec<Open> = Vec::new();
@@ -556,6 +566,13 @@ fn stop_timeout(secs: Option<f64>) -> f64 {
 pub const MAX_CORE_DEPTH: usize = 16;
 
 /// How many containers deep `v` goes (a scalar is 0), counted without recursion.
+///
+/// ```
+/// use boomer_core::Value;
+/// let v = Value::Map(vec![("a".into(), Value::Array(vec![1.into()]))]);
+/// assert_eq!(boomer_core::protocol::depth(&v), 2);
+/// assert_eq!(boomer_core::protocol::depth(&Value::Nil), 0);
+/// ```
 pub fn depth(v: &Value) -> usize {
     let mut deepest = 0;
     let mut todo = vec![(v, 0usize)];
