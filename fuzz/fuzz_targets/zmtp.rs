@@ -15,10 +15,8 @@ const LIMIT: usize = 300;
 fuzz_target!(|data: &[u8]| {
     let mut opts = SocketOptions::default();
     opts.max_message_size(LIMIT);
-    let mut read = zmq_framed_read_with_options(
-        futures::io::Cursor::new(data.to_vec()),
-        Arc::new(opts),
-    );
+    let mut read =
+        zmq_framed_read_with_options(futures::io::Cursor::new(data.to_vec()), Arc::new(opts));
     futures::executor::block_on(async {
         let mut failed = false;
         while let Some(item) = read.next().await {
