@@ -102,7 +102,10 @@ pub struct SpawnEvent {
 impl SpawnEvent {
     /// The total number of users this worker must run.
     pub fn users(&self) -> u32 {
-        self.user_classes_count.values().sum()
+        // Saturating: a plain sum of u32s panics in debug builds on overflow.
+        self.user_classes_count
+            .values()
+            .fold(0u32, |sum, &n| sum.saturating_add(n))
     }
 
     /// The spawn rate the master was started with (`-r`), or the user count when the master
@@ -139,6 +142,9 @@ impl SpawnEvent {
     }
 }
 
+/// How deep a payload [`CustomMessage::decode`] decodes (a Python master may send 1023).
+pub const MAX_DECODE_DEPTH: usize = 256;
+
 /// A message of a user-defined type, from the master (`runner.send_message(type, data)`).
 #[derive(Clone, Debug)]
 pub struct CustomMessage {
@@ -173,7 +179,51 @@ impl CustomMessage {
     /// let text: String = msg.decode().unwrap();
     /// assert_eq!(text, "hello");
     /// ```
+    ///
+    /// A payload nested deeper than [`MAX_DECODE_DEPTH`] levels is an error (read it with
+    /// [`data`](Self::data) instead): serde recurses, at about 2 KB of stack per level in a
+    /// debug build, and a handler's thread has 2 MiB.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, rmpv::ext::Error> {
+        let depth = crate::protocol::depth(&self.data);
+        if depth > MAX_DECODE_DEPTH {
+            return Err(rmpv::ext::Error::Syntax(format!(
+                "nested {depth} levels deep, more than the {MAX_DECODE_DEPTH} decode takes \
+                 (read the raw value with data())"
+            )));
+        }
         rmpv::ext::from_value(self.data.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(depth: usize) -> Value {
+        let mut v = Value::from("deep");
+        for _ in 0..depth {
+            v = Value::Map(vec![("level".into(), v)]);
+        }
+        v
+    }
+
+    /// A handler decoding the deepest payload a Python master sends, on a thread of a
+    /// handler's stack size: an error, not a stack overflow (which aborts the process).
+    #[test]
+    fn decoding_a_payload_deeper_than_serde_can_take_is_an_error() {
+        let result = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                let ok = CustomMessage::new("m", nested(MAX_DECODE_DEPTH));
+                assert!(ok.decode::<serde_json::Value>().is_ok());
+                let deep = CustomMessage::new("m", nested(1023));
+                deep.decode::<serde_json::Value>()
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(result.unwrap_err().contains("nested 1023 levels deep"));
     }
 }

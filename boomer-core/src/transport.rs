@@ -38,6 +38,8 @@ impl Link {
             .map_err(|e: ZmqError| format!("node id {node_id:?} is not a valid identity: {e}"))?;
         opts.peer_identity(identity);
         opts.connect_timeout(timeout);
+        // A frame larger than this drops the connection before it is allocated.
+        opts.max_message_size(crate::protocol::MAX_FRAME);
         let mut socket = DealerSocket::with_options(opts);
         let mut monitor = socket.monitor();
         socket

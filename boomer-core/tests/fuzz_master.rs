@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use boomer_core::{Boomer, Exit, Task, TaskFn, Value};
+use futures_util::StreamExt;
 use zeromq::prelude::*;
 use zeromq::{RouterSocket, ZmqMessage};
 
@@ -67,7 +68,29 @@ fn value(rng: &mut fastrand::Rng, depth: u32) -> Value {
     }
 }
 
-fn random_frame(rng: &mut fastrand::Rng, node: &str) -> Vec<u8> {
+/// About one typed frame in a hundred is a `reconnect`: the worker then drops its
+/// connection and opens a new one, and the sender waits for it (see `Frame::Reconnect`).
+const RECONNECT_PERCENT: u8 = 1;
+
+enum Frame {
+    Bytes(Vec<u8>),
+    /// A well-formed `reconnect` for this worker.
+    Reconnect(Vec<u8>),
+}
+
+fn random_frame(rng: &mut fastrand::Rng, node: &str) -> Frame {
+    if rng.u8(0..2) == 0 && rng.u8(0..100) < RECONNECT_PERCENT {
+        let data = value(rng, 2);
+        return Frame::Reconnect(pack(&Value::Array(vec![
+            Value::from("reconnect"),
+            data,
+            Value::from(node),
+        ])));
+    }
+    Frame::Bytes(random_bytes(rng, node))
+}
+
+fn random_bytes(rng: &mut fastrand::Rng, node: &str) -> Vec<u8> {
     const KINDS: [&str; 8] = [
         "ack",
         "spawn",
@@ -82,8 +105,8 @@ fn random_frame(rng: &mut fastrand::Rng, node: &str) -> Vec<u8> {
         0 => (0..rng.usize(0..64)).map(|_| rng.u8(..)).collect(),
         1 => pack(&value(rng, 3)),
         _ => {
-            // Every type but `quit` (which ends the worker) and `reconnect` (which drops the
-            // frames sent while the worker reconnects; it has a test of its own below).
+            // Every type but `quit` (which ends the worker) and `reconnect` (random_frame
+            // sends it, and waits for the worker to come back).
             let kind = KINDS[rng.usize(0..KINDS.len())];
             let mut data = value(rng, 3);
             if kind == "spawn" && rng.bool() {
@@ -136,6 +159,7 @@ async fn expect(router: &mut RouterSocket, kind: &str) -> (bytes::Bytes, Value) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_master_messages_never_break_the_worker() {
     let mut router = RouterSocket::new();
+    let mut monitor = router.monitor();
     let endpoint = router.bind("tcp://127.0.0.1:0").await.expect("bind");
     let port = match endpoint {
         zeromq::Endpoint::Tcp(_, port) => port,
@@ -155,9 +179,31 @@ async fn random_master_messages_never_break_the_worker() {
 
     let mut rng = fastrand::Rng::with_seed(0xb00b);
     let mut delivered = 0;
+    let mut reconnects = 0;
     for _ in 0..FRAMES {
-        delivered += usize::from(send(&mut router, &id, random_frame(&mut rng, &node)).await);
+        match random_frame(&mut rng, &node) {
+            Frame::Bytes(frame) => delivered += usize::from(send(&mut router, &id, frame).await),
+            Frame::Reconnect(frame) => {
+                while monitor.try_recv().is_ok() {}
+                if send(&mut router, &id, frame).await {
+                    delivered += 1;
+                    reconnects += 1;
+                    // The worker is back when the ROUTER accepts its new connection.
+                    tokio::time::timeout(Duration::from_secs(15), async {
+                        while let Some(event) = monitor.next().await {
+                            if let zeromq::SocketEvent::Accepted(..) = event {
+                                return;
+                            }
+                        }
+                    })
+                    .await
+                    .expect("the worker reconnects after `reconnect`");
+                }
+            }
+        }
     }
+    eprintln!("{reconnects} reconnects, {delivered} of {FRAMES} frames delivered");
+    assert!(reconnects >= 5, "only {reconnects} reconnects");
     assert!(
         delivered > FRAMES * 9 / 10,
         "only {delivered} of {FRAMES} frames went out"
