@@ -5,6 +5,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::servers::{Certs, Server, ServerOpts};
@@ -397,4 +398,38 @@ fn reconnects_resume_tls_and_timings_tell_the_phases() {
             .load(std::sync::atomic::Ordering::Relaxed),
         2
     );
+}
+
+/// HTTP/2 bodies past the flow-control windows, both ways: a 300 KB request body (the
+/// server's window is 64 KiB) and a 3 MB response (past the client's 2 MiB stream window),
+/// on one connection.
+#[test]
+fn http2_bodies_cross_the_flow_control_windows() {
+    let dir = scratch("h2-bodies");
+    let certs = Certs::new(&dir);
+    let server = tls_server(&certs);
+    let config = boomer::http::HttpConfig::new().ca_cert_file(&certs.ca);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let mut client =
+            boomer::http::HttpClient::with_config(Some(&server.url()), &config).expect("config");
+        let big = "y".repeat(300_000);
+        let echo = client.post("/echo").body(big.clone()).send().await;
+        assert_eq!(echo.version(), boomer::http::Version::HTTP_2);
+        let seen: serde_json::Value = echo.json().expect("JSON");
+        assert_eq!(seen["body"].as_str().map(str::len), Some(big.len()));
+        for _ in 0..2 {
+            let resp = client.get("/big?3000000").send().await;
+            assert_eq!(
+                (resp.status(), resp.body().len()),
+                (200, 3_000_000),
+                "{resp:?}"
+            );
+            assert!(resp.body().iter().all(|&b| b == b'x'));
+        }
+    });
+    assert_eq!(server.seen.connections.load(Ordering::Relaxed), 1);
 }

@@ -372,6 +372,8 @@ async fn route(req: Request<Incoming>, seen: &Seen, h2: bool) -> Response<Full<B
         }
         "/gzip" => reply(200, "hello, compressed"),
         p if p.starts_with("/status/") => reply(p[8..].parse().unwrap_or(500), ""),
+        // `/big?N`: N bytes of `x` (past a flow-control window when large).
+        "/big" => reply(200, "x".repeat(query.parse().unwrap_or(0))),
         _ => reply(404, "no!"),
     }
 }

@@ -50,7 +50,6 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 pub use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::header::{
     ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, COOKIE, HOST, LOCATION,
@@ -818,8 +817,9 @@ impl HttpClient {
                 })
             }
             Proto::H2(h2) => {
-                let request = h2_request(req, target, &self.headers, cookie.as_deref())?;
-                let raw = Box::pin(h2.exchange(request, reused)).await?;
+                let uri = h2.uri(target)?;
+                let request = h2_request(req, uri, &self.headers, cookie.as_deref())?;
+                let raw = Box::pin(h2.exchange(request, req.body.clone(), reused)).await?;
                 let done = Instant::now();
                 t.time_to_first_byte = raw.first_byte.saturating_duration_since(sent);
                 t.body = done.saturating_duration_since(raw.first_byte);
@@ -975,13 +975,13 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 /// The same request for hyper's HTTP/2 client (absolute URI: `:scheme` and `:authority`).
 fn h2_request(
     req: &Request<'_>,
-    target: &Target,
+    uri: hyper::Uri,
     client: &HeaderMap,
     cookie: Option<&str>,
-) -> Result<hyper::Request<Full<Bytes>>, Failed> {
+) -> Result<hyper::Request<()>, Failed> {
     let mut builder = hyper::Request::builder()
         .method(req.method.clone())
-        .uri(target.to_string())
+        .uri(uri)
         .version(Version::HTTP_2);
     let mut headers = client.clone();
     if let Some(own) = &req.headers {
@@ -1007,7 +1007,7 @@ fn h2_request(
         *h = headers;
     }
     builder
-        .body(Full::new(req.body.clone()))
+        .body(())
         .map_err(|e| Failed::Fatal(HttpError::new(format!("invalid request: {e}"))))
 }
 
