@@ -207,6 +207,10 @@ pub(crate) struct UserSignal {
     soft: AtomicBool,
     hard: AtomicBool,
     notify: Notify,
+    /// The task of the user's current iteration, woken by a hard stop: registering the same
+    /// waker again is a compare, where a `Notify` wait is a lock and a list insert per task
+    /// that waits (each HTTP request does).
+    task: futures_util::task::AtomicWaker,
     /// Requests of this user between their start and their `Response`.
     in_flight: AtomicU32,
     /// Non-zero while new requests must not start: [`DRAINING`] or [`ABORTING`].
@@ -238,6 +242,7 @@ impl UserSignal {
         self.soft.store(true, Ordering::Release);
         self.hard.store(true, Ordering::Release);
         self.notify.notify_waiters();
+        self.task.wake();
     }
 
     async fn wait(&self, flag: &AtomicBool) {
@@ -253,10 +258,6 @@ impl UserSignal {
 
     async fn soft(&self) {
         self.wait(&self.soft).await
-    }
-
-    async fn hard(&self) {
-        self.wait(&self.hard).await
     }
 
     fn in_flight(&self) -> u32 {
@@ -925,19 +926,26 @@ fn failed(task: &str, elapsed: Duration, result: Result<Outcome, Box<dyn Any + S
 /// Runs `fut` unless the user is hard-stopped first: `None` if it was. The future is then
 /// dropped, but not with a request in flight: it is polled on until its requests in flight
 /// have ended (each within its timeout) and so are recorded, and it starts no new one (see
-/// [`begin_request`]). Most tasks finish on their first poll, so the stop signal is only
-/// registered with its `Notify` (a lock, a list insert and remove) once the task is
-/// pending; before that it is one atomic load.
+/// [`begin_request`]). The user's task registers its waker for a hard stop each time the
+/// future is pending: the same waker as last time, so that is a compare, not a `Notify`
+/// wait's lock and list insert (measured: ~1.4 % of the worker's CPU per HTTP request).
 async fn until_hard<F: Future>(signal: &UserSignal, fut: F) -> Option<F::Output> {
     let mut fut = std::pin::pin!(fut);
-    let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
-    if let Poll::Ready(out) = first {
-        return Some(out);
-    }
-    tokio::select! {
-        biased;
-        _ = signal.hard() => {}
-        out = fut.as_mut() => return Some(out),
+    let first = std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        // Registered before the check: a hard stop in between still wakes this task.
+        signal.task.register(cx.waker());
+        if signal.hard_stopped() {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    if first.is_some() {
+        return first;
     }
     if signal.in_flight() == 0 {
         return None;
