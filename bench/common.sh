@@ -25,8 +25,8 @@ master_run() {
     --csv "$out/run" --exit-code-on-error 0 ${MASTER_ARGS:-} >"$out/master.log" 2>&1 &
   local master=$!
   # WORKER_WRAP / MASTER_WRAP (e.g. /usr/bin/time ...) run the worker / master; WORKER_ARGS are
-  # more flags.
-  env "$@" taskset -c "$LOAD_CORE" ${WORKER_WRAP:-} "target/release/examples/$example" \
+  # more flags; EXAMPLES_DIR is where the worker's binary is (another build, for a baseline).
+  env "$@" taskset -c "$LOAD_CORE" ${WORKER_WRAP:-} "${EXAMPLES_DIR:-target/release/examples}/$example" \
     --master-host 127.0.0.1 --master-port "$port" -L warn ${WORKER_ARGS:-} >"$out/worker.log" 2>&1 &
   worker_pid=$!
   wait "$master" || true
