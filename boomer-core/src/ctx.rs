@@ -1,5 +1,6 @@
 //! The per-user context a task receives.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,6 +121,25 @@ impl Ctx {
         self.user_id
     }
 
+    /// This worker's index among the master's workers (0, 1, 2, ...), from the master's
+    /// ack: Locust's `runner.worker_index`. `None` until the master acknowledged the worker
+    /// (and with a master older than 2.11, which sends none); `Some(0)` standalone, as
+    /// Locust's local runner. With [`user_id`](Self::user_id) it numbers users across a
+    /// fleet, e.g. to give each a distinct account:
+    ///
+    /// ```
+    /// # fn task(ctx: &mut boomer_core::Ctx) {
+    /// let account = match ctx.worker_index() {
+    ///     Some(worker) => format!("user-{worker}-{}", ctx.user_id()),
+    ///     None => format!("user-x-{}", ctx.user_id()),
+    /// };
+    /// # let _ = account;
+    /// # }
+    /// ```
+    pub fn worker_index(&self) -> Option<u64> {
+        u64::try_from(WORKER_INDEX.load(Ordering::Relaxed)).ok()
+    }
+
     /// Records a successful request: see [`crate::record_success`].
     pub fn record_success(&self, kind: &str, name: &str, elapsed: Duration, bytes: u64) {
         stats::record_success(kind, name, elapsed, bytes);
@@ -135,4 +155,14 @@ impl Ctx {
     ) {
         stats::record_failure(kind, name, elapsed, error);
     }
+}
+
+/// The worker index the master gave (-1 for none); 0 outside a worker, as Locust's local
+/// runner.
+static WORKER_INDEX: AtomicI64 = AtomicI64::new(0);
+
+/// Sets what [`Ctx::worker_index`] returns (the worker does, from the master's ack).
+pub(crate) fn set_worker_index(index: Option<u64>) {
+    let value = index.and_then(|i| i64::try_from(i).ok()).unwrap_or(-1);
+    WORKER_INDEX.store(value, Ordering::Relaxed);
 }

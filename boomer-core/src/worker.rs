@@ -1,13 +1,16 @@
 //! The control plane: the state machine of a Locust worker (ready → spawning → running →
 //! ready), heartbeats both ways, reports, and the connection supervisor. It runs on its own
-//! thread and runtime, so no user load can delay a heartbeat.
+//! thread and runtime, so no user load can delay a heartbeat; and it never waits for users
+//! either: stopping them is a job it polls among its other events.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{interval, sleep, Interval, MissedTickBehavior};
 
 use crate::bus::EventBus;
@@ -17,25 +20,35 @@ use crate::host::HostCell;
 use crate::outbox::{self, Outgoing};
 use crate::protocol::{self, FromMaster, Heartbeat, SpawningComplete, StatsReport, WorkerState};
 use crate::stats;
+use crate::transport::{ConnectError, Link, LinkEvent};
 use crate::users::{Gate, TagFilter, Users};
 
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 const REPORT_INTERVAL: Duration = Duration::from_secs(3);
 const CLIENT_READY_RETRY: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest pause between two connection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often the worker says that no master answers.
+const NO_MASTER_EVERY: Duration = Duration::from_secs(5);
 /// At quit, how long running tasks may take to finish before they are cancelled.
 const QUIT_SOFT_STOP: Duration = Duration::from_millis(200);
+/// At quit, how long a stop already under way may still take (its users were told to stop
+/// when it began; the master waits 0.5 s for final reports).
+const QUIT_STOPPING_GRACE: Duration = Duration::from_millis(500);
 /// How long quit waits for the quit handlers before the process exits.
 const QUIT_HANDLERS_GRACE: Duration = Duration::from_secs(5);
-/// The pause between dropping a connection and opening the next.
-const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
+/// How long closing a connection waits for the last frames to be written and the master
+/// to close its end.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// At exit, the same wait: the master has had its final report by then, or never will.
+const EXIT_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often new log lines go to the master, as Python workers do.
 const LOGS_INTERVAL: Duration = Duration::from_secs(10);
-/// What the worker says of a master older than the oldest it is tested with.
-const OLD_MASTER: &str = "this master is older than the Locust versions boomer supports \
-    (2.12.2 to 2.47.0); it may work, but upgrade Locust if anything misbehaves";
 /// Messages kept for resending while the master is unreachable.
 const MAX_PENDING: usize = 10_000;
+/// Master messages held while users stop (they are handled, in order, afterwards).
+const MAX_DEFERRED: usize = 10_000;
 
 /// Why the worker stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +57,7 @@ pub enum Exit {
     Quit,
     /// SIGINT or SIGTERM.
     Signal,
-    /// The master was lost and `--exit-on-master-loss` was given.
+    /// The master was lost (or never reached) and `--exit-on-master-loss` was given.
     MasterLost,
     /// A standalone test ended with failures (the process exits with
     /// `--exit-code-on-error`).
@@ -54,25 +67,68 @@ pub enum Exit {
 /// What ended a session with the master.
 enum SessionEnd {
     Exit(Exit),
-    Reconnect,
+    /// Quit, with the link still open for the final report.
+    Quit(Exit),
+    /// Make a new connection; `register` sends `client_ready` on it (not after the master's
+    /// own `reconnect`: Python's worker only resets its socket then).
+    Reconnect {
+        register: bool,
+    },
+}
+
+/// Users being stopped: the control loop polls this among its other events.
+enum Busy {
+    /// Until every user has stopped (the future gives them back).
+    Users(Pin<Box<dyn Future<Output = Users> + Send>>, AfterStop),
+    /// Until the `stop` and `test_stop` handlers have run.
+    Handlers(oneshot::Receiver<()>, AfterStop),
+}
+
+/// What follows once users have stopped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AfterStop {
+    /// The master said `stop`: `client_stopped`, then `client_ready`.
+    ClientStopped,
+    /// Nothing more (the master lost, or registered us anew).
+    Idle,
+}
+
+enum Step {
+    Users(Users, AfterStop),
+    Handlers(AfterStop),
 }
 
 pub(crate) struct Worker {
     opts: Options,
     node_id: String,
+    endpoint: String,
     state: WorkerState,
     acked: bool,
+    /// Whether any master acked us in this process (then a master answers at the endpoint).
+    ever_acked: bool,
     ready_sent: Instant,
-    users: Users,
+    /// `None` while a [`Busy`] job holds them.
+    users: Option<Users>,
+    busy: Option<Busy>,
+    /// Master messages that need the users, received while they were stopping.
+    deferred: VecDeque<FromMaster>,
+    /// `client_stopped` is owed to the master (its stop finished while disconnected).
+    owe_stopped: bool,
     bus: EventBus,
     host: Arc<HostCell>,
     last_spawn: f64,
+    /// The master's `--reset-stats`, from its options in the spawn.
+    reset_stats: bool,
+    /// Classes the master named that this worker lacks, already reported.
+    missing_reported: BTreeSet<String>,
     /// When the master last sent anything.
     master_seen: Instant,
     /// Whether the master sends heartbeats (2.19+): only then does its silence count.
     heartbeats_armed: bool,
-    /// When the connection was lost, while it is.
+    /// Since when no master has been heard (from the start, until the first frame; from a
+    /// loss, until the next).
     lost_since: Option<Instant>,
+    no_master_said: Option<Instant>,
     window_start: f64,
     /// Whether the master is recent enough for `logs` (2.29+).
     master_takes_logs: bool,
@@ -90,19 +146,29 @@ impl Worker {
     pub(crate) fn new(opts: Options, users: Users, bus: EventBus, host: Arc<HostCell>) -> Self {
         let (tx, outbox) = mpsc::unbounded_channel();
         outbox::install(Some(tx));
+        // Unknown until the master's ack, as Locust's runner.worker_index.
+        crate::ctx::set_worker_index(None);
         Worker {
             node_id: node_id(),
+            endpoint: opts.endpoint(),
             opts,
             state: WorkerState::Ready,
             acked: false,
+            ever_acked: false,
             ready_sent: Instant::now(),
-            users,
+            users: Some(users),
+            busy: None,
+            deferred: VecDeque::new(),
+            owe_stopped: false,
             bus,
             host,
             last_spawn: f64::NEG_INFINITY,
+            reset_stats: false,
+            missing_reported: BTreeSet::new(),
             master_seen: Instant::now(),
             heartbeats_armed: false,
-            lost_since: None,
+            lost_since: Some(Instant::now()),
+            no_master_said: None,
             window_start: stats::now_epoch(),
             master_takes_logs: false,
             // The first lines go out as soon as the master is known to take them.
@@ -127,49 +193,87 @@ impl Worker {
     /// Connects, serves the master until it says quit (or a signal arrives), reconnecting
     /// whenever the connection is lost.
     pub(crate) async fn run(mut self) -> Exit {
-        let endpoint = self.opts.endpoint();
-        tracing::info!("worker {} joining the master at {endpoint}", self.node_id);
-        let mut backoff = Duration::from_millis(200);
-        let node_id = self.node_id.clone();
+        tracing::info!(
+            "worker {} joining the master at {}",
+            self.node_id,
+            self.endpoint
+        );
+        let mut register = true;
         loop {
-            let mut watch = ticker(HEARTBEAT_INTERVAL);
-            let connect = protocol_link(&endpoint, &node_id);
-            tokio::pin!(connect);
-            let link = loop {
-                tokio::select! {
-                    link = &mut connect => break link,
-                    _ = self.signals.recv() => return self.quit(None, Exit::Signal).await,
-                    _ = watch.tick() => {
-                        if let Some(exit) = self.check_master_lost(false).await {
-                            return exit;
-                        }
-                    }
-                }
-            };
-            let mut link = match link {
+            let link = match self.connect().await {
                 Ok(link) => link,
-                Err(e) => {
-                    tracing::warn!("{e}; retrying in {backoff:?}");
-                    tokio::select! {
-                        _ = sleep(backoff) => {}
-                        _ = self.signals.recv() => return self.quit(None, Exit::Signal).await,
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                    continue;
-                }
+                Err(exit) => return exit,
             };
-            backoff = Duration::from_millis(200);
-            tracing::info!("connected to {endpoint}");
-            match self.session(&mut link).await {
-                SessionEnd::Exit(exit) => return exit,
-                SessionEnd::Reconnect => {
-                    self.lost_since = Some(Instant::now());
-                    tracing::warn!("reconnecting to the master as {}", self.node_id);
-                    // Let the master drop the old connection first: a ROUTER that still
-                    // holds our identity ignores a new connection that claims it.
-                    tokio::select! {
-                        _ = sleep(RECONNECT_PAUSE) => {}
-                        _ = self.signals.recv() => return self.quit(None, Exit::Signal).await,
+            match self.session(link, register).await {
+                Ok(r) => register = r,
+                Err(exit) => return exit,
+            }
+        }
+    }
+
+    /// Connects, retrying with a growing pause; meanwhile the worker goes on with what
+    /// needs no master (signals, a stop under way, the master-loss deadline).
+    async fn connect(&mut self) -> Result<Link, Exit> {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let (endpoint, node_id) = (self.endpoint.clone(), self.node_id.clone());
+            let attempt = Link::connect(&endpoint, &node_id, CONNECT_TIMEOUT);
+            match self.offline(attempt).await? {
+                Ok(link) => {
+                    tracing::info!("connected to {endpoint}");
+                    return Ok(link);
+                }
+                Err(e) => self.no_master(&e),
+            }
+            self.offline(sleep(backoff)).await?;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Says, every few seconds, that no master answers, and to a newcomer what to do.
+    fn no_master(&mut self, why: &ConnectError) {
+        if self
+            .no_master_said
+            .is_some_and(|t| t.elapsed() < NO_MASTER_EVERY)
+        {
+            tracing::debug!("{why}");
+            return;
+        }
+        self.no_master_said = Some(Instant::now());
+        if self.ever_acked {
+            tracing::warn!(
+                "the master at {} does not answer ({why}); retrying",
+                self.endpoint
+            );
+        } else {
+            tracing::warn!(
+                "no master answers at {} ({why}); start one there (`locust -f locustfile.py \
+                 --master`, with --master-bind-port for another port), or run this worker with \
+                 --standalone",
+                self.endpoint
+            );
+        }
+    }
+
+    /// Runs `fut` to its end while no connection is up, handling signals, the master-loss
+    /// deadline and a stop under way meanwhile.
+    async fn offline<F: Future>(&mut self, fut: F) -> Result<F::Output, Exit> {
+        tokio::pin!(fut);
+        let mut watch = ticker(HEARTBEAT_INTERVAL);
+        loop {
+            tokio::select! {
+                out = &mut fut => return Ok(out),
+                _ = self.signals.recv() => return Err(self.quit(None, Exit::Signal).await),
+                _ = watch.tick() => {
+                    if let Some(exit) = self.check_master_lost(false) {
+                        return Err(self.quit(None, exit).await);
+                    }
+                }
+                step = busy_step(&mut self.busy) => {
+                    if let Some(SessionEnd::Quit(exit) | SessionEnd::Exit(exit)) =
+                        self.after_step(None, step)
+                    {
+                        return Err(self.quit(None, exit).await);
                     }
                 }
             }
@@ -177,81 +281,123 @@ impl Worker {
     }
 
     /// Whether the master has been silent too long: with the link up, no frame since the
-    /// timeout (only once the master has sent heartbeats: those before 2.19 never do); with
-    /// the link down, down that long. Then the users stop (nobody counts them), and with
-    /// `--exit-on-master-loss` the worker exits.
-    async fn check_master_lost(&mut self, link_up: bool) -> Option<Exit> {
+    /// timeout (only once the master has sent heartbeats: those before 2.19 never do);
+    /// otherwise, unheard that long (never reached since the start, or lost since). Then
+    /// the users stop (nobody counts them), and with `--exit-on-master-loss` the worker
+    /// exits: like Locust's worker, which gives up on a master it cannot reach.
+    fn check_master_lost(&mut self, link_up: bool) -> Option<Exit> {
         let timeout = self.opts.heartbeat_timeout()?;
-        let silent = if link_up {
-            self.heartbeats_armed.then(|| self.master_seen.elapsed())?
-        } else {
-            self.lost_since?.elapsed()
+        let silent = match self.lost_since {
+            Some(since) => since.elapsed(),
+            None if link_up && self.heartbeats_armed => self.master_seen.elapsed(),
+            None => return None,
         };
         if silent <= timeout {
             return None;
         }
-        if self.state != WorkerState::Ready {
+        if self.state != WorkerState::Ready && self.busy.is_none() {
             tracing::error!(
                 "no word from the master for {:.0?}: stopping the users; still trying to reconnect",
                 silent
             );
-            self.users.stop_all().await;
-            self.state = WorkerState::Ready;
-            self.bus.fire(Event::Stop);
-            self.bus.fire(Event::TestStop);
+            self.stop_users(AfterStop::Idle);
         }
         if self.opts.exit_on_master_loss {
-            tracing::error!("the master is lost and --exit-on-master-loss is set: exiting");
+            if self.ever_acked {
+                tracing::error!("the master is lost and --exit-on-master-loss is set: exiting");
+            } else {
+                tracing::error!(
+                    "no master answered at {} within --master-heartbeat-timeout ({timeout:?}) \
+                     and --exit-on-master-loss is set: exiting",
+                    self.endpoint
+                );
+            }
             return Some(Exit::MasterLost);
         }
         None
     }
 
-    async fn session(&mut self, link: &mut crate::transport::Link) -> SessionEnd {
+    /// Serves one connection. `Ok(register)` to reconnect (sending `client_ready` on the
+    /// next connection if `register`), `Err` to exit.
+    async fn session(&mut self, mut link: Link, register: bool) -> Result<bool, Exit> {
         // A fresh connection gets a whole timeout before the master counts as silent.
         self.master_seen = Instant::now();
-        self.lost_since = None;
-        self.client_ready(link).await;
+        if register {
+            // A master that registers us anew knows nothing of what was held for the old one.
+            self.deferred.clear();
+            self.client_ready(&mut link);
+        }
+        if self.owe_stopped {
+            self.owe_stopped = false;
+            self.send(&mut link, "client_stopped", &());
+            if !register {
+                self.client_ready(&mut link);
+            }
+        }
+        let end = self.serve(&mut link).await;
+        match end {
+            SessionEnd::Exit(exit) => {
+                drop(link);
+                Err(self.quit(None, exit).await)
+            }
+            SessionEnd::Quit(exit) => Err(self.quit(Some(link), exit).await),
+            SessionEnd::Reconnect { register } => {
+                if register {
+                    self.lost_since.get_or_insert_with(Instant::now);
+                }
+                tracing::warn!("reconnecting to the master as {}", self.node_id);
+                // The master must let go of the old connection first: a ROUTER that still
+                // holds our identity ignores a new connection that claims it.
+                if !self.offline(link.close(CLOSE_TIMEOUT)).await? {
+                    tracing::warn!(
+                        "the master did not close the old connection within {CLOSE_TIMEOUT:?}"
+                    );
+                }
+                Ok(register)
+            }
+        }
+    }
+
+    async fn serve(&mut self, link: &mut Link) -> SessionEnd {
         while let Some(frame) = self.pending.pop_front() {
-            if let Err((frame, e)) = link.send(frame).await {
+            if let Err((frame, e)) = link.send(frame) {
                 self.pending.push_front(frame);
                 tracing::warn!("resend failed: {e}");
-                return SessionEnd::Reconnect;
+                return SessionEnd::Reconnect { register: true };
             }
         }
         let mut heartbeat = ticker(HEARTBEAT_INTERVAL);
         let mut report = ticker(REPORT_INTERVAL);
         loop {
-            tokio::select! {
+            let end = tokio::select! {
                 event = link.next() => match event {
-                    crate::transport::LinkEvent::Frame(bytes) => {
-                        if let Some(end) = self.on_frame(link, &bytes).await {
-                            return end;
-                        }
-                    }
-                    crate::transport::LinkEvent::Lost(why) => {
+                    LinkEvent::Frame(bytes) => self.on_frame(link, &bytes),
+                    LinkEvent::Lost(why) => {
                         tracing::warn!("lost the master: {why}");
-                        return SessionEnd::Reconnect;
+                        Some(SessionEnd::Reconnect { register: true })
                     }
                 },
-                _ = heartbeat.tick() => {
-                    if let Some(end) = self.on_heartbeat_tick(link).await {
-                        return end;
-                    }
+                _ = heartbeat.tick() => self.on_heartbeat_tick(link),
+                _ = report.tick() => {
+                    self.report(Some(link));
+                    None
                 }
-                _ = report.tick() => self.report(link).await,
-                Some(out) = self.outbox.recv() => self.send_outgoing(link, out).await,
-                _ = self.signals.recv() => return SessionEnd::Exit(self.quit(Some(link), Exit::Signal).await),
+                Some(out) = self.outbox.recv() => {
+                    self.send_outgoing(link, out);
+                    None
+                }
+                step = busy_step(&mut self.busy) => self.after_step(Some(link), step),
+                _ = self.signals.recv() => Some(SessionEnd::Quit(Exit::Signal)),
+            };
+            if let Some(end) = end {
+                return end;
             }
         }
     }
 
-    async fn on_frame(
-        &mut self,
-        link: &mut crate::transport::Link,
-        bytes: &[u8],
-    ) -> Option<SessionEnd> {
+    fn on_frame(&mut self, link: &mut Link, bytes: &[u8]) -> Option<SessionEnd> {
         self.master_seen = Instant::now();
+        self.lost_since = None;
         let msg = match protocol::decode(bytes).and_then(FromMaster::parse) {
             Ok(msg) => msg,
             Err(e) => {
@@ -259,23 +405,57 @@ impl Worker {
                 return None;
             }
         };
+        self.on_message(link, msg)
+    }
+
+    fn on_message(&mut self, link: &mut Link, msg: FromMaster) -> Option<SessionEnd> {
+        let needs_users = matches!(
+            msg,
+            FromMaster::Ack { .. }
+                | FromMaster::Spawn { .. }
+                | FromMaster::Stop
+                | FromMaster::UpdateUserClass(_)
+        );
+        if needs_users && self.busy.is_some() {
+            // Handled once the users have stopped, in order, as Python's worker (whose
+            // receiving greenlet is inside stop()) does.
+            if self.deferred.len() >= MAX_DEFERRED {
+                tracing::error!("too many master messages while users stop: dropped the oldest");
+                self.deferred.pop_front();
+            }
+            self.deferred.push_back(msg);
+            return None;
+        }
         match msg {
-            FromMaster::Ack { index } => self.on_ack(link, index).await,
-            FromMaster::Spawn { timestamp, event } => self.on_spawn(link, timestamp, event).await,
+            FromMaster::Ack { index } => self.on_ack(link, index),
+            FromMaster::Spawn { timestamp, event } => {
+                self.on_spawn(link, timestamp, event);
+            }
             FromMaster::SpawningComplete { user_count } => {
                 // Only masters of 2.29 and later broadcast this, and only they take `logs`.
                 self.master_takes_logs = true;
+                if self.reset_stats {
+                    // The master resets its stats now (--reset-stats): what this worker
+                    // recorded during the ramp-up and has not reported yet goes too, as a
+                    // Python worker's reset_all at spawning_complete.
+                    let _ = stats::drain();
+                    self.window_start = stats::now_epoch();
+                    tracing::info!("the master resets its stats (--reset-stats): so do we");
+                }
                 self.bus.fire(Event::SpawningComplete(user_count));
             }
-            FromMaster::Stop => self.on_stop(link).await,
+            FromMaster::Stop => {
+                tracing::info!("the master says stop");
+                self.stop_users(AfterStop::ClientStopped);
+            }
             FromMaster::Quit => {
                 tracing::info!("the master says quit");
-                return Some(SessionEnd::Exit(self.quit(Some(link), Exit::Quit).await));
+                return Some(SessionEnd::Quit(Exit::Quit));
             }
             FromMaster::Heartbeat => self.heartbeats_armed = true,
             FromMaster::Reconnect => {
-                tracing::info!("the master asked us to reconnect");
-                return Some(SessionEnd::Reconnect);
+                tracing::info!("the master asked us to reconnect (users keep running)");
+                return Some(SessionEnd::Reconnect { register: false });
             }
             FromMaster::UpdateUserClass(data) => {
                 tracing::info!("ignoring update_user_class from the web UI: {data}");
@@ -294,42 +474,52 @@ impl Worker {
         None
     }
 
-    async fn on_ack(&mut self, link: &mut crate::transport::Link, index: Option<i64>) {
+    fn on_ack(&mut self, _link: &mut Link, index: Option<i64>) {
         tracing::info!("the master acknowledged us (worker index {index:?})");
         if index.is_none() {
-            tracing::warn!("{OLD_MASTER}: its ack has no worker index (Locust 2.10)");
+            tracing::warn!(
+                "this master is older than the Locust versions boomer supports (2.12.2 to \
+                 2.47.0): its ack has no worker index (Locust 2.10); it may work, but upgrade \
+                 Locust if anything misbehaves"
+            );
         }
-        if self.users.total() > 0 {
+        crate::ctx::set_worker_index(index.and_then(|i| u64::try_from(i).ok()));
+        if self.total() > 0 {
             // A fresh ack means the master registered us anew, with no users: follow it so
             // that nothing runs that the master does not count.
             tracing::warn!("the master re-registered us: stopping the users it no longer counts");
-            self.stop_users(link).await;
+            self.stop_users(AfterStop::Idle);
         }
         self.acked = true;
+        self.ever_acked = true;
         self.bus.fire(Event::Connected);
     }
 
-    async fn on_spawn(
-        &mut self,
-        link: &mut crate::transport::Link,
-        timestamp: f64,
-        event: crate::SpawnEvent,
-    ) {
+    fn on_spawn(&mut self, link: &mut Link, timestamp: f64, event: crate::SpawnEvent) {
         // Only a registered worker gets spawns: masters older than 2.10 never ack.
         self.acked = true;
-        self.send(link, "spawning", &()).await;
+        self.send(link, "spawning", &());
         if timestamp <= self.last_spawn {
             tracing::debug!("dropped a stale spawn ({timestamp} <= {})", self.last_spawn);
             return;
         }
         self.last_spawn = timestamp;
-        self.users.set_stop_timeout(
+        let first = self.state == WorkerState::Ready;
+        let Some(users) = self.users.as_mut() else {
+            return;
+        };
+        users.set_stop_timeout(
             Duration::try_from_secs_f64(event.stop_timeout()).unwrap_or_default(),
         );
-        if self.state == WorkerState::Ready {
+        if first {
+            // A new test: what was recorded since the last report belongs to no test (the
+            // master cleared its stats too), as Python's clear_all at the first spawn.
+            let _ = stats::drain();
+            self.window_start = stats::now_epoch();
+            self.missing_reported.clear();
+            self.reset_stats = event.option::<bool>("reset_stats").unwrap_or(false);
             let gate = Gate::closed();
-            self.users
-                .new_test(gate.clone(), tag_filter(&event, &self.opts));
+            users.new_test(gate.clone(), tag_filter(&event, &self.opts));
             let done = self.bus.fire_wait(Event::TestStart);
             tokio::spawn(async move {
                 let _ = done.await;
@@ -337,78 +527,149 @@ impl Worker {
             });
         }
         self.state = WorkerState::Spawning;
+        self.report_missing_classes(&event);
+        let Some(users) = self.users.as_mut() else {
+            return;
+        };
         let fallback = self.opts.host.clone();
         self.host.set(event.host.clone().or(fallback));
-        self.users.apply(&event.user_classes_count);
+        users.apply(&event.user_classes_count);
         tracing::info!(
             "spawn: {:?} (host {:?})",
             event.user_classes_count,
             event.host
         );
-        self.bus.fire(Event::Spawn(event));
         let done = SpawningComplete {
-            user_classes_count: self.users.counts(),
-            user_count: self.users.total(),
+            user_classes_count: users.counts(),
+            user_count: users.total(),
         };
-        self.send(link, "spawning_complete", &done).await;
+        self.bus.fire(Event::Spawn(event));
+        self.send(link, "spawning_complete", &done);
         self.state = WorkerState::Running;
     }
 
-    async fn on_stop(&mut self, link: &mut crate::transport::Link) {
-        tracing::info!("the master says stop");
-        self.stop_users(link).await;
-        tracing::debug!(
-            "users stopped; tasks alive on the users' runtime: {}",
-            self.users.alive_tasks()
-        );
-        self.send(link, "client_stopped", &()).await;
-        self.client_ready(link).await;
+    /// A class the master asks users of, and this worker lacks, is an error the master
+    /// shows (its Exceptions tab), once per class and test.
+    fn report_missing_classes(&mut self, event: &crate::SpawnEvent) {
+        let Some(users) = self.users.as_ref() else {
+            return;
+        };
+        for (name, &count) in &event.user_classes_count {
+            if count == 0 || users.plan().resolve(name).is_some() {
+                continue;
+            }
+            if self.missing_reported.insert(name.clone()) {
+                outbox::exception(
+                    format!(
+                        "the master asks for {count} users of class {name:?}, which this worker \
+                         does not have: none started"
+                    ),
+                    format!(
+                        "worker {}: no user class {name:?} (name the Rust class as the \
+                         master's locustfile does)",
+                        self.node_id
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Starts stopping every user: the control loop goes on, and `then` follows once they
+    /// and the `test_stop` handlers are done.
+    fn stop_users(&mut self, then: AfterStop) {
+        let Some(mut users) = self.users.take() else {
+            return;
+        };
+        self.busy = Some(Busy::Users(
+            Box::pin(async move {
+                users.stop_all().await;
+                users
+            }),
+            then,
+        ));
+    }
+
+    /// One step of a stop is done: the users (then their handlers run), or the handlers
+    /// (then the report, and what the stop was for).
+    fn after_step(&mut self, link: Option<&mut Link>, step: Step) -> Option<SessionEnd> {
+        match step {
+            Step::Users(users, then) => {
+                tracing::debug!(
+                    "users stopped; tasks alive on the users' runtime: {}",
+                    users.alive_tasks()
+                );
+                self.users = Some(users);
+                if self.state != WorkerState::Ready {
+                    self.bus.fire(Event::Stop);
+                    self.busy = Some(Busy::Handlers(self.bus.fire_wait(Event::TestStop), then));
+                    return None;
+                }
+                self.stopped(link, then)
+            }
+            Step::Handlers(then) => self.stopped(link, then),
+        }
+    }
+
+    /// Users and handlers are done: everything they recorded goes to the master at once,
+    /// then what the stop was for; then the messages held meanwhile.
+    fn stopped(&mut self, mut link: Option<&mut Link>, then: AfterStop) -> Option<SessionEnd> {
+        self.state = WorkerState::Ready;
+        self.report(link.as_deref_mut());
+        let Some(link) = link else {
+            self.owe_stopped |= then == AfterStop::ClientStopped;
+            return None;
+        };
+        if then == AfterStop::ClientStopped {
+            self.send(link, "client_stopped", &());
+            self.client_ready(link);
+        }
+        while self.busy.is_none() {
+            let msg = self.deferred.pop_front()?;
+            if let Some(end) = self.on_message(link, msg) {
+                return Some(end);
+            }
+        }
+        None
     }
 
     /// Registers with the master; resent every 5 s until the master acks (masters before
     /// 2.10 never do, and the worker carries on without).
-    async fn client_ready(&mut self, link: &mut crate::transport::Link) {
+    fn client_ready(&mut self, link: &mut Link) {
         self.acked = false;
         self.ready_sent = Instant::now();
-        self.send(link, "client_ready", &protocol::CLIENT_READY_VERSION)
-            .await;
+        self.send(link, "client_ready", &protocol::CLIENT_READY_VERSION);
     }
 
-    /// Stops every user and sends what they recorded at once, so the run that just ended
-    /// counts all of it.
-    async fn stop_users(&mut self, link: &mut crate::transport::Link) {
-        let was_running = self.state != WorkerState::Ready;
-        self.users.stop_all().await;
-        self.state = WorkerState::Ready;
-        if was_running {
-            self.bus.fire(Event::Stop);
-            self.bus.fire(Event::TestStop);
-        }
-        self.report(link).await;
-    }
-
-    async fn on_heartbeat_tick(&mut self, link: &mut crate::transport::Link) -> Option<SessionEnd> {
+    fn on_heartbeat_tick(&mut self, link: &mut Link) -> Option<SessionEnd> {
         let silent = self.heartbeats_armed
             && self
                 .opts
                 .heartbeat_timeout()
                 .is_some_and(|t| self.master_seen.elapsed() > t);
-        if let Some(exit) = self.check_master_lost(true).await {
+        if let Some(exit) = self.check_master_lost(true) {
             return Some(SessionEnd::Exit(exit));
         }
         if silent {
             // A silent master may hold a dead connection: rebuild the socket.
-            return Some(SessionEnd::Reconnect);
+            return Some(SessionEnd::Reconnect { register: true });
         }
         if !self.acked && self.ready_sent.elapsed() >= CLIENT_READY_RETRY {
-            tracing::warn!(
-                "no ack from the master yet; sending client_ready again (a master that never \
-                 acks is older than Locust 2.10: {OLD_MASTER})"
-            );
-            self.client_ready(link).await;
+            if self
+                .no_master_said
+                .is_none_or(|t| t.elapsed() >= NO_MASTER_EVERY)
+            {
+                self.no_master_said = Some(Instant::now());
+                tracing::warn!(
+                    "connected to {}, but no master acknowledged us yet; sending client_ready \
+                     again (a frozen or overloaded master answers late; Locust before 2.10 \
+                     never acks)",
+                    self.endpoint
+                );
+            }
+            self.client_ready(link);
         }
         if self.master_takes_logs && self.logs_sent.elapsed() >= LOGS_INTERVAL {
-            self.send_logs(link).await;
+            self.send_logs(link);
         }
         let (cpu, rss) = self.metrics.sample();
         let hb = Heartbeat {
@@ -416,13 +677,13 @@ impl Worker {
             current_cpu_usage: cpu,
             current_memory_usage: rss,
         };
-        self.send(link, "heartbeat", &hb).await;
+        self.send(link, "heartbeat", &hb);
         None
     }
 
     /// Sends the WARN and ERROR lines so far, when there are new ones (the master shows them
     /// in its Logs tab).
-    async fn send_logs(&mut self, link: &mut crate::transport::Link) {
+    fn send_logs(&mut self, link: &mut Link) {
         self.logs_sent = Instant::now();
         let written = crate::logs::written();
         if written == self.logs_written {
@@ -433,16 +694,28 @@ impl Worker {
             worker_id: self.node_id.clone(),
             logs: crate::logs::lines(),
         };
-        self.send(link, "logs", &data).await;
+        self.send(link, "logs", &data);
     }
 
-    /// Sends the deltas since the last report (every 3 s, and at once on stop and quit).
-    async fn report(&mut self, link: &mut crate::transport::Link) {
+    fn counts(&self) -> std::collections::BTreeMap<String, u32> {
+        self.users.as_ref().map(Users::counts).unwrap_or_default()
+    }
+
+    fn total(&self) -> u32 {
+        self.users.as_ref().map_or(0, Users::total)
+    }
+
+    /// Sends the deltas since the last report (every 3 s, and at once on stop and quit);
+    /// without a connection they wait for the next.
+    fn report(&mut self, link: Option<&mut Link>) {
+        let Some(link) = link else {
+            return;
+        };
         let window = stats::drain();
         if self.outputs.active() {
             self.outputs.report(crate::output::Report {
                 time: stats::now_epoch(),
-                user_count: self.users.total(),
+                user_count: self.total(),
                 window: window.clone(),
                 exceptions: Vec::new(),
             });
@@ -453,39 +726,54 @@ impl Worker {
             stats,
             stats_total,
             errors,
-            user_classes_count: self.users.counts(),
-            user_count: self.users.total(),
+            user_classes_count: self.counts(),
+            user_count: self.total(),
         };
-        self.send_reliable(link, "stats", &report).await;
+        self.send_reliable(link, "stats", &report);
     }
 
-    async fn send_outgoing(&mut self, link: &mut crate::transport::Link, out: Outgoing) {
+    fn send_outgoing(&mut self, link: &mut Link, out: Outgoing) {
         match out {
-            Outgoing::Custom { kind, data } => self.send_reliable(link, &kind, &data).await,
+            Outgoing::Custom { kind, data } => self.send_reliable(link, &kind, &data),
             Outgoing::Exception { msg, traceback } => {
                 let data = protocol::Exception { msg, traceback };
-                self.send_reliable(link, "exception", &data).await
+                self.send_reliable(link, "exception", &data)
             }
         }
     }
 
-    /// Quit from any state: stop users, send the final report and `quit` at once, then let
-    /// the quit handlers run.
-    async fn quit(&mut self, link: Option<&mut crate::transport::Link>, exit: Exit) -> Exit {
-        let was_running = self.state != WorkerState::Ready;
-        // The master waits only 0.5 s for final reports: tasks in flight get a short moment
-        // to finish (so what they did is counted), not the whole stop_timeout.
-        self.users.set_stop_timeout(QUIT_SOFT_STOP);
-        self.users.stop_all().await;
-        if let Some(link) = link {
-            self.report(link).await;
+    /// Quit from any state: stop users, send the final report and `quit` at once, let the
+    /// quit handlers run, and close the connection once all of it is written.
+    async fn quit(&mut self, mut link: Option<Link>, exit: Exit) -> Exit {
+        let mut was_running = self.state != WorkerState::Ready;
+        match self.busy.take() {
+            Some(Busy::Users(stopping, _)) => {
+                match tokio::time::timeout(QUIT_STOPPING_GRACE, stopping).await {
+                    Ok(users) => self.users = Some(users),
+                    Err(_) => tracing::warn!(
+                        "users still stopping {QUIT_STOPPING_GRACE:?} after quit: left behind"
+                    ),
+                }
+            }
+            // Their stop and test_stop events are already fired.
+            Some(Busy::Handlers(..)) => was_running = false,
+            None => {}
+        }
+        if let Some(users) = self.users.as_mut() {
+            // The master waits only 0.5 s for final reports: tasks in flight get a short
+            // moment to finish (so what they did is counted), not the whole stop_timeout.
+            users.set_stop_timeout(QUIT_SOFT_STOP);
+            users.stop_all().await;
+        }
+        if let Some(link) = link.as_mut() {
+            self.report(Some(link));
             while let Ok(out) = self.outbox.try_recv() {
-                self.send_outgoing(link, out).await;
+                self.send_outgoing(link, out);
             }
             if self.master_takes_logs {
-                self.send_logs(link).await;
+                self.send_logs(link);
             }
-            self.send(link, "quit", &()).await;
+            self.send(link, "quit", &());
         }
         if was_running {
             self.bus.fire(Event::Stop);
@@ -498,35 +786,27 @@ impl Worker {
         {
             tracing::warn!("quit handlers still running after {QUIT_HANDLERS_GRACE:?}; exiting");
         }
-        // Give the socket a moment to flush the last frames before the process exits.
-        sleep(Duration::from_millis(100)).await;
+        if let Some(link) = link {
+            // Written to the master before the process exits.
+            link.close(EXIT_CLOSE_TIMEOUT).await;
+        }
         self.outputs.stop();
         outbox::install(None);
         exit
     }
 
-    async fn send<T: Serialize + ?Sized>(
-        &mut self,
-        link: &mut crate::transport::Link,
-        kind: &str,
-        data: &T,
-    ) {
+    fn send<T: Serialize + ?Sized>(&mut self, link: &mut Link, kind: &str, data: &T) {
         let frame = protocol::encode(kind, data, &self.node_id);
-        if let Err((_, e)) = link.send(frame).await {
+        if let Err((_, e)) = link.send(frame) {
             tracing::debug!("{kind} not sent: {e}");
         }
     }
 
     /// Sends a message that must not be lost: if it bounces, it is kept and resent after
     /// the connection is rebuilt.
-    async fn send_reliable<T: Serialize + ?Sized>(
-        &mut self,
-        link: &mut crate::transport::Link,
-        kind: &str,
-        data: &T,
-    ) {
+    fn send_reliable<T: Serialize + ?Sized>(&mut self, link: &mut Link, kind: &str, data: &T) {
         let frame = protocol::encode(kind, data, &self.node_id);
-        if let Err((frame, e)) = link.send(frame).await {
+        if let Err((frame, e)) = link.send(frame) {
             tracing::warn!("{kind} bounced ({e}); it will be resent after reconnecting");
             if self.pending.len() >= MAX_PENDING {
                 self.pending.pop_front();
@@ -537,6 +817,20 @@ impl Worker {
     }
 }
 
+/// The next step of the stop under way; never completes when none is.
+async fn busy_step(busy: &mut Option<Busy>) -> Step {
+    let step = match busy.as_mut() {
+        None => std::future::pending().await,
+        Some(Busy::Users(stopping, then)) => Step::Users(stopping.await, *then),
+        Some(Busy::Handlers(done, then)) => {
+            let _ = done.await;
+            Step::Handlers(*then)
+        }
+    };
+    *busy = None;
+    step
+}
+
 /// Locust's `--tags` / `--exclude-tags`: the master's (from its options) when it sends
 /// any, else this worker's own flags.
 fn tag_filter(event: &crate::SpawnEvent, opts: &Options) -> TagFilter {
@@ -545,10 +839,6 @@ fn tag_filter(event: &crate::SpawnEvent, opts: &Options) -> TagFilter {
         from_master("tags").or_else(|| (!opts.tags.is_empty()).then(|| opts.tags.clone()));
     let exclude = from_master("exclude_tags").unwrap_or_else(|| opts.exclude_tags.clone());
     TagFilter { include, exclude }
-}
-
-async fn protocol_link(endpoint: &str, node_id: &str) -> Result<crate::transport::Link, String> {
-    crate::transport::Link::connect(endpoint, node_id, CONNECT_TIMEOUT).await
 }
 
 pub(crate) fn ticker(period: Duration) -> Interval {
@@ -571,8 +861,15 @@ pub(crate) fn node_id() -> String {
 /// The process's CPU percent since the previous sample and its resident memory, as
 /// psutil's `cpu_percent()` and `memory_info().rss` in a Python worker: on Linux a clock
 /// read and one small /proc file a heartbeat, no process-table refresh.
+///
+/// The percent is of the cores this process may run on (its CPU affinity, and a cgroup's
+/// CPU quota), not of one core: a Python worker saturates at 100 % of its one thread, so
+/// the master's 90 % warning means "saturated" there; this worker runs on every core it
+/// may use, and 100 % means the same. Rounded to one decimal, as psutil rounds.
 struct ProcessMetrics {
     last: Option<(std::time::Instant, Duration)>,
+    /// The cores this process may run on, read once at the start.
+    cores: f64,
     #[cfg(not(target_os = "linux"))]
     system: sysinfo::System,
 }
@@ -581,6 +878,7 @@ impl ProcessMetrics {
     fn new() -> Self {
         ProcessMetrics {
             last: None,
+            cores: usable_cores(),
             #[cfg(not(target_os = "linux"))]
             system: sysinfo::System::new(),
         }
@@ -604,7 +902,10 @@ impl ProcessMetrics {
         if let Some(cpu) = cpu {
             self.last = Some((now, cpu));
         }
-        (percent, resident_bytes().unwrap_or(0))
+        (
+            round_percent(percent / self.cores),
+            resident_bytes().unwrap_or(0),
+        )
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -620,10 +921,28 @@ impl ProcessMetrics {
                 .with_memory(),
         );
         match self.system.process(pid) {
-            Some(p) => (f64::from(p.cpu_usage()), p.memory()),
+            Some(p) => (
+                round_percent(f64::from(p.cpu_usage()) / self.cores),
+                p.memory(),
+            ),
             None => (0.0, 0),
         }
     }
+}
+
+/// The cores this process may run on: on Linux its sched_getaffinity mask, bounded by a
+/// cgroup CPU quota (what `available_parallelism` reads); at least 1.
+fn usable_cores() -> f64 {
+    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
+}
+
+/// One decimal, as Python's `round(x, 1)` in psutil: half to even on the exact value
+/// (Rust's formatting rounds the same way), so the master shows `4.1`, not `4.1237…`.
+fn round_percent(percent: f64) -> f64 {
+    if !percent.is_finite() {
+        return 0.0;
+    }
+    format!("{percent:.1}").parse().unwrap_or(0.0)
 }
 
 /// CPU time of every thread of this process so far.
@@ -713,6 +1032,21 @@ mod tests {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
         }
         let (cpu, _) = m.sample();
-        assert!(cpu > 10.0 && cpu < 100.0 * 64.0, "cpu {cpu} %");
+        let cores = usable_cores();
+        assert!(
+            cpu > 10.0 / cores && cpu <= 100.0,
+            "cpu {cpu} % of {cores} cores"
+        );
+        assert_eq!(cpu, (cpu * 10.0).round() / 10.0, "one decimal: {cpu}");
+    }
+
+    #[test]
+    fn percents_round_as_python() {
+        // Python: round(4.123711109161377, 1) == 4.1, round(2.25, 1) == 2.2 (2.25 is exact,
+        // half to even), round(0.05, 1) == 0.1 (0.05 is a little above).
+        assert_eq!(round_percent(4.123711109161377), 4.1);
+        assert_eq!(round_percent(2.25), 2.2);
+        assert_eq!(round_percent(0.05), 0.1);
+        assert_eq!(round_percent(f64::NAN), 0.0);
     }
 }
