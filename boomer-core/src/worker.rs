@@ -26,6 +26,10 @@ use crate::users::{Gate, TagFilter, Users};
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 const REPORT_INTERVAL: Duration = Duration::from_secs(3);
 const CLIENT_READY_RETRY: Duration = Duration::from_secs(5);
+/// How long a master that answered before may take to answer on a new connection; past
+/// it, the master still holds the old one (its ROUTER then took our first message for an
+/// identity and routes nothing to us), and the connection is made again.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest pause between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -125,6 +129,10 @@ pub(crate) struct Worker {
     master_seen: Instant,
     /// Whether the master sends heartbeats (2.19+): only then does its silence count.
     heartbeats_armed: bool,
+    /// Whether the master sent anything on this connection yet.
+    heard_here: bool,
+    /// Whether this connection registered (sent `client_ready`).
+    registering: bool,
     /// Since when no master has been heard (from the start, until the first frame; from a
     /// loss, until the next).
     lost_since: Option<Instant>,
@@ -167,6 +175,8 @@ impl Worker {
             missing_reported: BTreeSet::new(),
             master_seen: Instant::now(),
             heartbeats_armed: false,
+            heard_here: false,
+            registering: false,
             lost_since: Some(Instant::now()),
             no_master_said: None,
             window_start: stats::now_epoch(),
@@ -221,6 +231,10 @@ impl Worker {
             match self.offline(attempt).await? {
                 Ok(link) => {
                     tracing::info!("connected to {endpoint}");
+                    tracing::debug!(
+                        "tasks alive on the control runtime: {}",
+                        tokio::runtime::Handle::current().metrics().num_alive_tasks()
+                    );
                     return Ok(link);
                 }
                 Err(e) => self.no_master(&e),
@@ -322,6 +336,8 @@ impl Worker {
     async fn session(&mut self, mut link: Link, register: bool) -> Result<bool, Exit> {
         // A fresh connection gets a whole timeout before the master counts as silent.
         self.master_seen = Instant::now();
+        self.heard_here = false;
+        self.registering = register;
         if register {
             // A master that registers us anew knows nothing of what was held for the old one.
             self.deferred.clear();
@@ -398,6 +414,10 @@ impl Worker {
     fn on_frame(&mut self, link: &mut Link, bytes: &[u8]) -> Option<SessionEnd> {
         self.master_seen = Instant::now();
         self.lost_since = None;
+        if !self.heard_here {
+            self.heard_here = true;
+            tracing::info!("the master answers on this connection");
+        }
         let msg = match protocol::decode(bytes).and_then(FromMaster::parse) {
             Ok(msg) => msg,
             Err(e) => {
@@ -652,6 +672,20 @@ impl Worker {
         if silent {
             // A silent master may hold a dead connection: rebuild the socket.
             return Some(SessionEnd::Reconnect { register: true });
+        }
+        let expects_answer = self.registering || self.heartbeats_armed;
+        if self.ever_acked
+            && expects_answer
+            && !self.heard_here
+            && self.master_seen.elapsed() >= ANSWER_TIMEOUT
+        {
+            tracing::warn!(
+                "the master does not answer on the new connection (it still held the old one \
+                 when this one came): connecting again"
+            );
+            return Some(SessionEnd::Reconnect {
+                register: self.registering,
+            });
         }
         if !self.acked && self.ready_sent.elapsed() >= CLIENT_READY_RETRY {
             if self

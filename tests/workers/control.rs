@@ -1,0 +1,59 @@
+//! End-to-end test worker for the control plane (tests/control.rs). Each iteration sleeps
+//! `CONTROL_SLEEP_MS` (default 50) and records one `GET` named after what the task saw:
+//! `/w<index>` (its `ctx.worker_index()`, `/w-none` before the ack), or, with
+//! `CONTROL_FULL=N`, `/ramp` until user N-1 has started and `/full` after. With
+//! `CONTROL_TEST_STOP_MS`, the `test_stop` handler takes that long, then records
+//! `/test_stop`. With `CONTROL_SPIN=1`, tasks spin on the CPU instead of sleeping.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+static FULL: AtomicBool = AtomicBool::new(false);
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+#[boomer::task]
+async fn tick(ctx: &mut boomer::Ctx) {
+    if std::env::var("CONTROL_SPIN").is_ok() {
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(20) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        ctx.record_success("GET", "/spin", start.elapsed(), 0);
+        return;
+    }
+    let sleep = env_u64("CONTROL_SLEEP_MS").unwrap_or(50);
+    let full = env_u64("CONTROL_FULL");
+    if full.is_some_and(|full| ctx.user_id() + 1 >= full) {
+        FULL.store(true, Ordering::SeqCst);
+    }
+    tokio::time::sleep(Duration::from_millis(sleep)).await;
+    let name = match full {
+        Some(_) => {
+            if FULL.load(Ordering::SeqCst) {
+                "/full".to_string()
+            } else {
+                "/ramp".to_string()
+            }
+        }
+        None => match ctx.worker_index() {
+            Some(i) => format!("/w{i}"),
+            None => "/w-none".to_string(),
+        },
+    };
+    ctx.record_success("GET", &name, Duration::from_millis(sleep), 0);
+}
+
+#[boomer::on(test_stop)]
+async fn test_stop() {
+    if let Some(ms) = env_u64("CONTROL_TEST_STOP_MS") {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        boomer::record_success("GET", "/test_stop", Duration::from_millis(ms), 0);
+        tracing::info!("test_stop handler done");
+    }
+}
+
+boomer::main!();
