@@ -125,7 +125,9 @@ fn client_stopped_follows_the_test_stop_handlers() {
     );
     wait_workers(web, 1, "ready", RUN);
     swarm(web, 2, "http://127.0.0.1:9");
-    wait_for("requests", RUN, || (requests_named(web, "/w0") > 0).then_some(()));
+    wait_for("requests", RUN, || {
+        (requests_named(web, "/w0") > 0).then_some(())
+    });
     let stopped_at = SystemTime::now();
     stop(web);
     let line = master_line(&master, "reported that it has stopped", RUN);
@@ -231,7 +233,9 @@ fn a_frozen_master_gets_its_worker_back() {
     );
     wait_workers(web, 1, "ready", RUN);
     swarm(web, 2, "http://127.0.0.1:9");
-    wait_for("requests", RUN, || (requests_named(web, "/w0") > 0).then_some(()));
+    wait_for("requests", RUN, || {
+        (requests_named(web, "/w0") > 0).then_some(())
+    });
     let sockets_before = sockets(worker.pid());
     master.signal("STOP");
     wait_for("the worker to give up on the frozen master", RUN, || {
@@ -241,7 +245,10 @@ fn a_frozen_master_gets_its_worker_back() {
             .then_some(())
     });
     wait_for("the worker to reconnect", RUN, || {
-        worker.output().contains("reconnecting to the master").then_some(())
+        worker
+            .output()
+            .contains("reconnecting to the master")
+            .then_some(())
     });
     // Frozen a while longer: the new connection waits for the old one to be let go.
     std::thread::sleep(Duration::from_secs(4));
@@ -257,14 +264,61 @@ fn a_frozen_master_gets_its_worker_back() {
             w.len() == 1 && w[0]["state"] == "running" && w[0]["user_count"] == 2
         })
     });
-    assert!(back < Duration::from_secs(8), "back {back:?} after the resume");
+    assert!(
+        back < Duration::from_secs(8),
+        "back {back:?} after the resume"
+    );
     let before = requests_named(web, "/w0");
     wait_for("new requests", RUN, || {
         (requests_named(web, "/w0") > before + 10).then_some(())
     });
     assert!(count(&worker.output(), "spawn: ") >= 2);
-    assert_eq!(sockets(worker.pid()), sockets_before, "one connection to the master");
+    assert_eq!(
+        sockets(worker.pid()),
+        sockets_before,
+        "one connection to the master"
+    );
     assert_never_missing(&master);
+    master.signal("TERM");
+    master.wait(RUN);
+    worker.assert_exit(0, Duration::from_secs(10));
+}
+
+/// The web UI's task picker (`POST /user`, Locust's `update_user_class`, 2.25+): the
+/// class's users then run only the tasks picked.
+#[test]
+fn the_web_ui_picks_the_tasks() {
+    let dir = scratch("control-picker");
+    let port = free_port();
+    let (mut master, web) = web_master(&dir, "tests/control/reconnect.py", port, &[]);
+    let mut worker = worker(&dir, "e2e_control", port, &[("CONTROL_TOCK", "1")], &[]);
+    wait_workers(web, 1, "ready", RUN);
+    let body = r#"{"user_class_name": "RustUser", "tasks": ["tock"]}"#;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", web)).expect("web UI");
+    let req = format!(
+        "POST /user HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    std::io::Write::write_all(&mut stream, req.as_bytes()).expect("POST /user");
+    let mut resp = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut resp).expect("answer");
+    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+    wait_for("the update applied", RUN, || {
+        worker
+            .output()
+            .contains("the web UI updated class \"RustUser\"")
+            .then_some(())
+    });
+    swarm(web, 3, "http://127.0.0.1:9");
+    wait_for("tocks", RUN, || {
+        (requests_named(web, "/tock") > 30).then_some(())
+    });
+    assert_eq!(
+        requests_named(web, "/w0"),
+        0,
+        "a task that was not picked ran"
+    );
     master.signal("TERM");
     master.wait(RUN);
     worker.assert_exit(0, Duration::from_secs(10));
@@ -334,7 +388,10 @@ fn cpu_is_rounded_and_of_the_usable_cores() {
         }
         std::thread::sleep(Duration::from_millis(400));
     }
-    assert!(seen.iter().any(|&c| c > 10.0), "the spinning worker: {seen:?}");
+    assert!(
+        seen.iter().any(|&c| c > 10.0),
+        "the spinning worker: {seen:?}"
+    );
     for cpu in &seen {
         assert!(*cpu <= 100.0, "above 100 %: {seen:?}");
         assert_eq!(*cpu, (cpu * 10.0).round() / 10.0, "one decimal: {seen:?}");
@@ -369,7 +426,11 @@ fn a_class_the_worker_lacks_is_an_exception() {
         "{exceptions:?}"
     );
     assert_eq!(exceptions[0]["Count"], "1", "{exceptions:?}");
-    assert!(worker.output().contains("class \"Ghost\""), "{}", worker.output());
+    assert!(
+        worker.output().contains("class \"Ghost\""),
+        "{}",
+        worker.output()
+    );
 }
 
 /// The master's `--reset-stats`: what the worker recorded during the ramp-up and had not
@@ -430,8 +491,16 @@ fn no_master_says_what_to_do() {
         (count(&worker.output(), &said) >= 2).then_some(())
     });
     let took = started.elapsed();
-    assert!(took >= Duration::from_secs(4), "{took:?}: {}", worker.output());
-    assert!(worker.output().contains("--standalone"), "{}", worker.output());
+    assert!(
+        took >= Duration::from_secs(4),
+        "{took:?}: {}",
+        worker.output()
+    );
+    assert!(
+        worker.output().contains("--standalone"),
+        "{}",
+        worker.output()
+    );
     assert!(worker.output().contains("locust -f"), "{}", worker.output());
     worker.signal("TERM");
     worker.assert_exit(0, Duration::from_secs(10));

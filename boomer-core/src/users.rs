@@ -1042,6 +1042,53 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
     }
 }
 
+// --- Hook for the control plane (worker.rs): the web UI's class picker. ---
+impl Users {
+    /// Locust's `update_user_class` (the web UI's class picker, 2.25+) for the master's
+    /// class `name`: its tasks (by name, among this class's tasks after tag filtering) and
+    /// its host, for the users started from now on.
+    pub(crate) fn update_class(
+        &mut self,
+        name: &str,
+        tasks: Option<&[String]>,
+        host: Option<Option<String>>,
+    ) -> Result<(), String> {
+        let Some(i) = self
+            .plan
+            .resolve(name)
+            .and_then(|c| self.plan.classes.iter().position(|p| Arc::ptr_eq(p, c)))
+        else {
+            return Err(format!("this worker has no class {name:?}"));
+        };
+        let current = self.plan.classes[i].clone();
+        let mut class = current.class.clone();
+        if let Some(host) = host {
+            class.host = host;
+        }
+        let table = match tasks {
+            None => TaskTable::new(current.table.tasks.clone()),
+            Some(wanted) => {
+                let full = Plan::new(&self.registry, &self.filter);
+                let kept: Vec<Task> = full.classes[i]
+                    .table
+                    .tasks
+                    .iter()
+                    .filter(|t| wanted.contains(&t.name))
+                    .cloned()
+                    .collect();
+                if kept.is_empty() && !wanted.is_empty() {
+                    return Err(format!(
+                        "none of the tasks {wanted:?} is a task of class {name:?} here"
+                    ));
+                }
+                TaskTable::new(kept)
+            }
+        };
+        self.plan.classes[i] = Arc::new(ClassPlan { class, table });
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

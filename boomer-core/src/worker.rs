@@ -233,7 +233,9 @@ impl Worker {
                     tracing::info!("connected to {endpoint}");
                     tracing::debug!(
                         "tasks alive on the control runtime: {}",
-                        tokio::runtime::Handle::current().metrics().num_alive_tasks()
+                        tokio::runtime::Handle::current()
+                            .metrics()
+                            .num_alive_tasks()
                     );
                     return Ok(link);
                 }
@@ -477,9 +479,7 @@ impl Worker {
                 tracing::info!("the master asked us to reconnect (users keep running)");
                 return Some(SessionEnd::Reconnect { register: false });
             }
-            FromMaster::UpdateUserClass(data) => {
-                tracing::info!("ignoring update_user_class from the web UI: {data}");
-            }
+            FromMaster::UpdateUserClass(data) => self.update_user_class(&data),
             FromMaster::Custom(msg) => {
                 if self
                     .bus
@@ -566,6 +566,37 @@ impl Worker {
         self.bus.fire(Event::Spawn(event));
         self.send(link, "spawning_complete", &done);
         self.state = WorkerState::Running;
+    }
+
+    /// The web UI's class picker edited a class (Locust's `update_user_class`): its tasks
+    /// and host apply to the users started from then on (weight and fixed_count are the
+    /// master's business).
+    fn update_user_class(&mut self, data: &rmpv::Value) {
+        let field = |key: &str| {
+            data.as_map()?
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v)
+        };
+        let Some(name) = field("user_class_name").and_then(|v| v.as_str()) else {
+            tracing::warn!("update_user_class without a user_class_name: {data}");
+            return;
+        };
+        let tasks: Option<Vec<String>> = field("tasks").and_then(|v| {
+            v.as_array().map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
+        });
+        let host = field("host").map(|v| v.as_str().filter(|h| !h.is_empty()).map(str::to_string));
+        let Some(users) = self.users.as_mut() else {
+            return;
+        };
+        match users.update_class(name, tasks.as_deref(), host) {
+            Ok(()) => tracing::info!("the web UI updated class {name:?}: {data}"),
+            Err(e) => tracing::warn!("update_user_class from the web UI not applied: {e}"),
+        }
     }
 
     /// A class the master asks users of, and this worker lacks, is an error the master

@@ -3,7 +3,9 @@
 //! `/w<index>` (its `ctx.worker_index()`, `/w-none` before the ack), or, with
 //! `CONTROL_FULL=N`, `/ramp` until user N-1 has started and `/full` after. With
 //! `CONTROL_TEST_STOP_MS`, the `test_stop` handler takes that long, then records
-//! `/test_stop`. With `CONTROL_SPIN=1`, tasks spin on the CPU instead of sleeping.
+//! `/test_stop`. With `CONTROL_SPIN=1`, tasks spin on the CPU instead of sleeping. A second
+//! task, `tock`, records `/tock` instead (with `CONTROL_TOCK=1`; else it is `tick` again),
+//! for the web UI's task picker.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -16,6 +18,15 @@ fn env_u64(name: &str) -> Option<u64> {
 
 #[boomer::task]
 async fn tick(ctx: &mut boomer::Ctx) {
+    run(ctx, false).await
+}
+
+#[boomer::task]
+async fn tock(ctx: &mut boomer::Ctx) {
+    run(ctx, std::env::var("CONTROL_TOCK").is_ok()).await
+}
+
+async fn run(ctx: &mut boomer::Ctx, tock: bool) {
     if std::env::var("CONTROL_SPIN").is_ok() {
         let start = Instant::now();
         let mut x = 0u64;
@@ -32,6 +43,7 @@ async fn tick(ctx: &mut boomer::Ctx) {
     }
     tokio::time::sleep(Duration::from_millis(sleep)).await;
     let name = match full {
+        _ if tock => "/tock".to_string(),
         Some(_) => {
             if FULL.load(Ordering::SeqCst) {
                 "/full".to_string()
