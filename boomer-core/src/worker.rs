@@ -534,7 +534,10 @@ impl Worker {
         if first {
             // A new test: what was recorded since the last report belongs to no test (the
             // master cleared its stats too), as Python's clear_all at the first spawn.
-            let _ = stats::drain();
+            let stale = stats::drain().num_requests();
+            if stale > 0 {
+                tracing::info!("dropped {stale} requests recorded outside any test");
+            }
             self.window_start = stats::now_epoch();
             self.missing_reported.clear();
             self.reset_stats = event.option::<bool>("reset_stats").unwrap_or(false);
@@ -645,10 +648,6 @@ impl Worker {
     fn after_step(&mut self, link: Option<&mut Link>, step: Step) -> Option<SessionEnd> {
         match step {
             Step::Users(users, then) => {
-                tracing::debug!(
-                    "users stopped; tasks alive on the users' runtime: {}",
-                    users.alive_tasks()
-                );
                 self.users = Some(users);
                 if self.state != WorkerState::Ready {
                     self.bus.fire(Event::Stop);
@@ -665,6 +664,12 @@ impl Worker {
     /// then what the stop was for; then the messages held meanwhile.
     fn stopped(&mut self, mut link: Option<&mut Link>, then: AfterStop) -> Option<SessionEnd> {
         self.state = WorkerState::Ready;
+        if let Some(users) = self.users.as_ref() {
+            tracing::debug!(
+                "users stopped; tasks alive on the users' runtime: {}",
+                users.alive_tasks()
+            );
+        }
         self.report(link.as_deref_mut());
         let Some(link) = link else {
             self.owe_stopped |= then == AfterStop::ClientStopped;

@@ -5,12 +5,15 @@
 //! `CONTROL_TEST_STOP_MS`, the `test_stop` handler takes that long, then records
 //! `/test_stop`. With `CONTROL_SPIN=1`, tasks spin on the CPU instead of sleeping. A second
 //! task, `tock`, records `/tock` instead (with `CONTROL_TOCK=1`; else it is `tick` again),
-//! for the web UI's task picker.
+//! for the web UI's task picker. With `CONTROL_CONNECTED=1`, each ack from the master
+//! records `/late` (a sample of no test, recorded while the worker is ready), and tasks
+//! record `/run<n>` in the n-th test.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 static FULL: AtomicBool = AtomicBool::new(false);
+static RUN: AtomicU64 = AtomicU64::new(0);
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
@@ -44,6 +47,9 @@ async fn run(ctx: &mut boomer::Ctx, tock: bool) {
     tokio::time::sleep(Duration::from_millis(sleep)).await;
     let name = match full {
         _ if tock => "/tock".to_string(),
+        _ if std::env::var("CONTROL_CONNECTED").is_ok() => {
+            format!("/run{}", RUN.load(Ordering::SeqCst))
+        }
         Some(_) => {
             if FULL.load(Ordering::SeqCst) {
                 "/full".to_string()
@@ -65,6 +71,18 @@ async fn test_stop() {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         boomer::record_success("GET", "/test_stop", Duration::from_millis(ms), 0);
         tracing::info!("test_stop handler done");
+    }
+}
+
+#[boomer::on(test_start)]
+fn test_start() {
+    RUN.fetch_add(1, Ordering::SeqCst);
+}
+
+#[boomer::on(connected)]
+fn connected() {
+    if std::env::var("CONTROL_CONNECTED").is_ok() {
+        boomer::record_success("GET", "/late", Duration::from_millis(1), 0);
     }
 }
 
