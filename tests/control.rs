@@ -61,6 +61,18 @@ fn sockets(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
+/// Whether the master under test is at least `version`; if not, says which test does not
+/// apply to it and why.
+fn master_has(version: (u32, u32, u32), what: &str) -> bool {
+    let has = locust_version() >= version;
+    if !has {
+        eprintln!(
+            "this Locust master is older than {version:?}, which brought {what}: not checked"
+        );
+    }
+    has
+}
+
 fn count(log: &str, what: &str) -> usize {
     log.matches(what).count()
 }
@@ -194,6 +206,12 @@ fn the_first_spawn_clears_what_no_test_recorded() {
 /// untouched, and no socket or task is left behind.
 #[test]
 fn reconnect_requests_keep_users_and_leak_nothing() {
+    if !master_has(
+        (2, 19, 0),
+        "master heartbeats (the worker's only sign that the master answers)",
+    ) {
+        return;
+    }
     let dir = scratch("control-reconnect");
     let port = free_port();
     let (mut master, web) = web_master(&dir, "tests/control/reconnect.py", port, &[]);
@@ -261,6 +279,12 @@ fn reconnect_requests_keep_users_and_leak_nothing() {
 /// marks it missing.
 #[test]
 fn a_frozen_master_gets_its_worker_back() {
+    if !master_has(
+        (2, 19, 0),
+        "master heartbeats (without them a frozen master cannot be told)",
+    ) {
+        return;
+    }
     let dir = scratch("control-frozen");
     let port = free_port();
     let (mut master, web) = web_master(&dir, "tests/control/reconnect.py", port, &[]);
@@ -328,6 +352,9 @@ fn a_frozen_master_gets_its_worker_back() {
 /// class's users then run only the tasks picked.
 #[test]
 fn the_web_ui_picks_the_tasks() {
+    if !master_has((2, 25, 0), "update_user_class") {
+        return;
+    }
     let dir = scratch("control-picker");
     let port = free_port();
     let (mut master, web) = web_master(&dir, "tests/control/reconnect.py", port, &[]);
@@ -473,6 +500,9 @@ fn a_class_the_worker_lacks_is_an_exception() {
 /// reported when the master reset is dropped too, so no ramp-up sample is counted.
 #[test]
 fn reset_stats_drops_the_ramp_up() {
+    if !master_has((2, 29, 0), "the spawning_complete broadcast") {
+        return;
+    }
     let dir = scratch("control-reset");
     let port = free_port();
     let mut master = master(

@@ -118,6 +118,9 @@ pub(crate) struct Worker {
     deferred: VecDeque<FromMaster>,
     /// `client_stopped` is owed to the master (its stop finished while disconnected).
     owe_stopped: bool,
+    /// The users a stop under way holds, per class: reported until they are gone, as a
+    /// Python worker counts its users until they stop (the master waits for 0).
+    stopping_counts: std::collections::BTreeMap<String, u32>,
     bus: EventBus,
     host: Arc<HostCell>,
     last_spawn: f64,
@@ -168,6 +171,7 @@ impl Worker {
             busy: None,
             deferred: VecDeque::new(),
             owe_stopped: false,
+            stopping_counts: Default::default(),
             bus,
             host,
             last_spawn: f64::NEG_INFINITY,
@@ -352,7 +356,10 @@ impl Worker {
                 self.client_ready(&mut link);
             }
         }
-        let end = self.serve(&mut link).await;
+        let end = match self.take_deferred(&mut link) {
+            Some(end) => end,
+            None => self.serve(&mut link).await,
+        };
         match end {
             SessionEnd::Exit(exit) => {
                 drop(link);
@@ -634,6 +641,7 @@ impl Worker {
         let Some(mut users) = self.users.take() else {
             return;
         };
+        self.stopping_counts = users.counts();
         self.busy = Some(Busy::Users(
             Box::pin(async move {
                 users.stop_all().await;
@@ -649,6 +657,7 @@ impl Worker {
         match step {
             Step::Users(users, then) => {
                 self.users = Some(users);
+                self.stopping_counts.clear();
                 if self.state != WorkerState::Ready {
                     self.bus.fire(Event::Stop);
                     self.busy = Some(Busy::Handlers(self.bus.fire_wait(Event::TestStop), then));
@@ -679,6 +688,11 @@ impl Worker {
             self.send(link, "client_stopped", &());
             self.client_ready(link);
         }
+        self.take_deferred(link)
+    }
+
+    /// Handles the master messages held while users stopped, until one starts a new stop.
+    fn take_deferred(&mut self, link: &mut Link) -> Option<SessionEnd> {
         while self.busy.is_none() {
             let msg = self.deferred.pop_front()?;
             if let Some(end) = self.on_message(link, msg) {
@@ -768,11 +782,20 @@ impl Worker {
     }
 
     fn counts(&self) -> std::collections::BTreeMap<String, u32> {
-        self.users.as_ref().map(Users::counts).unwrap_or_default()
+        match self.users.as_ref() {
+            Some(users) => users.counts(),
+            None => self.stopping_counts.clone(),
+        }
     }
 
     fn total(&self) -> u32 {
-        self.users.as_ref().map_or(0, Users::total)
+        match self.users.as_ref() {
+            Some(users) => users.total(),
+            None => self
+                .stopping_counts
+                .values()
+                .fold(0u32, |sum, &n| sum.saturating_add(n)),
+        }
     }
 
     /// Sends the deltas since the last report (every 3 s, and at once on stop and quit);
