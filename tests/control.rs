@@ -251,7 +251,7 @@ fn reconnect_requests_keep_users_and_leak_nothing() {
     let log = worker.output();
     let alive = tasks(&log);
     // One connection per cycle, and one more each time the master still held the old one
-    // when the new one came (the worker notices in 2 s and connects again).
+    // when the new one came (the worker notices within 1 s and connects again).
     assert!(alive.len() > 20, "{alive:?}");
     assert!(
         alive.iter().all(|&n| n == alive[0]),

@@ -29,7 +29,7 @@ const CLIENT_READY_RETRY: Duration = Duration::from_secs(5);
 /// How long a master that answered before may take to answer on a new connection; past
 /// it, the master still holds the old one (its ROUTER then took our first message for an
 /// identity and routes nothing to us), and the connection is made again.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest pause between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
