@@ -344,17 +344,18 @@ impl Worker {
         self.master_seen = Instant::now();
         self.heard_here = false;
         self.registering = register;
+        if self.owe_stopped {
+            // The stop the master asked for ended while disconnected: say so first, as the
+            // master drops a worker that reports it stopped, then register.
+            self.owe_stopped = false;
+            self.send(&mut link, "client_stopped", &());
+            self.client_ready(&mut link);
+        } else if register {
+            self.client_ready(&mut link);
+        }
         if register {
             // A master that registers us anew knows nothing of what was held for the old one.
             self.deferred.clear();
-            self.client_ready(&mut link);
-        }
-        if self.owe_stopped {
-            self.owe_stopped = false;
-            self.send(&mut link, "client_stopped", &());
-            if !register {
-                self.client_ready(&mut link);
-            }
         }
         let end = match self.take_deferred(&mut link) {
             Some(end) => end,
