@@ -75,6 +75,10 @@ impl Link {
     /// Queues one frame; when the queue is full or the connection gone, returns it so that
     /// the caller can keep it for the next connection.
     pub(crate) fn send(&mut self, frame: Vec<u8>) -> Result<(), (Vec<u8>, String)> {
+        if frame.is_empty() {
+            // An empty payload is no message: the master would answer `reconnect`.
+            return Err((frame, "an empty frame is never sent".to_string()));
+        }
         self.queue.try_send(frame).map_err(|e| match e {
             mpsc::error::TrySendError::Full(f) => (f, "the send queue is full".to_string()),
             mpsc::error::TrySendError::Closed(f) => (f, "the connection is closed".to_string()),

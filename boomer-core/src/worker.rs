@@ -49,8 +49,12 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 const EXIT_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often new log lines go to the master, as Python workers do.
 const LOGS_INTERVAL: Duration = Duration::from_secs(10);
-/// Messages kept for resending while the master is unreachable.
+/// Messages kept for resending while the master is unreachable, and their bytes.
 const MAX_PENDING: usize = 10_000;
+const MAX_PENDING_BYTES: usize = 64 << 20;
+/// The longest `stop_timeout` taken from the master (a day; beyond, time arithmetic in the
+/// users' stop would overflow long before anyone waits that long).
+const MAX_STOP_TIMEOUT: Duration = Duration::from_secs(86_400);
 /// Master messages held while users stop (they are handled, in order, afterwards).
 const MAX_DEFERRED: usize = 10_000;
 
@@ -147,6 +151,7 @@ pub(crate) struct Worker {
     logs_written: u64,
     /// Reports and messages that bounced, resent once a connection is back.
     pending: VecDeque<Vec<u8>>,
+    pending_bytes: usize,
     outbox: mpsc::UnboundedReceiver<Outgoing>,
     metrics: ProcessMetrics,
     signals: Signals,
@@ -191,6 +196,7 @@ impl Worker {
                 .unwrap_or_else(Instant::now),
             logs_written: 0,
             pending: VecDeque::new(),
+            pending_bytes: 0,
             outbox,
             metrics: ProcessMetrics::new(),
             signals: Signals::new(),
@@ -385,13 +391,7 @@ impl Worker {
     }
 
     async fn serve(&mut self, link: &mut Link) -> SessionEnd {
-        while let Some(frame) = self.pending.pop_front() {
-            if let Err((frame, e)) = link.send(frame) {
-                self.pending.push_front(frame);
-                tracing::warn!("resend failed: {e}");
-                return SessionEnd::Reconnect { register: true };
-            }
-        }
+        self.resend_pending(link);
         let mut heartbeat = ticker(HEARTBEAT_INTERVAL);
         let mut report = ticker(REPORT_INTERVAL);
         loop {
@@ -405,6 +405,7 @@ impl Worker {
                 },
                 _ = heartbeat.tick() => self.on_heartbeat_tick(link),
                 _ = report.tick() => {
+                    self.resend_pending(link);
                     self.report(Some(link));
                     None
                 }
@@ -537,7 +538,9 @@ impl Worker {
             return;
         };
         users.set_stop_timeout(
-            Duration::try_from_secs_f64(event.stop_timeout()).unwrap_or_default(),
+            Duration::try_from_secs_f64(event.stop_timeout())
+                .unwrap_or_default()
+                .min(MAX_STOP_TIMEOUT),
         );
         if first {
             // A new test: what was recorded since the last report belongs to no test (the
@@ -896,17 +899,35 @@ impl Worker {
         }
     }
 
+    /// Resends what bounced, oldest first, as far as the send queue takes it now (the rest
+    /// at the next report).
+    fn resend_pending(&mut self, link: &mut Link) {
+        while let Some(frame) = self.pending.pop_front() {
+            self.pending_bytes -= frame.len();
+            if let Err((frame, e)) = link.send(frame) {
+                tracing::debug!("resend paused: {e}");
+                self.pending_bytes += frame.len();
+                self.pending.push_front(frame);
+                return;
+            }
+        }
+    }
+
     /// Sends a message that must not be lost: if it bounces, it is kept and resent after
     /// the connection is rebuilt.
     fn send_reliable<T: Serialize + ?Sized>(&mut self, link: &mut Link, kind: &str, data: &T) {
         let frame = protocol::encode(kind, data, &self.node_id);
         if let Err((frame, e)) = link.send(frame) {
             tracing::warn!("{kind} bounced ({e}); it will be resent after reconnecting");
-            if self.pending.len() >= MAX_PENDING {
-                self.pending.pop_front();
+            self.pending_bytes += frame.len();
+            self.pending.push_back(frame);
+            while self.pending.len() > MAX_PENDING || self.pending_bytes > MAX_PENDING_BYTES {
+                let Some(old) = self.pending.pop_front() else {
+                    break;
+                };
+                self.pending_bytes -= old.len();
                 tracing::error!("too many unsent messages: dropped the oldest");
             }
-            self.pending.push_back(frame);
         }
     }
 }
