@@ -137,40 +137,45 @@ impl Link {
         tokio::time::timeout(timeout, closed).await.is_ok()
     }
 
-    /// Takes one whole message frame from the buffer, handling commands on the way.
     fn take_frame(&mut self) -> Result<Option<Vec<u8>>, String> {
-        loop {
-            let Some((flags, header, size)) = frame_header(&self.buf)? else {
-                return Ok(None);
-            };
-            let end = header + size;
-            if self.buf.len() < end {
-                return Ok(None);
-            }
-            let body: Vec<u8> = self.buf[header..end].to_vec();
-            self.buf.drain(..end);
-            if flags & FLAG_COMMAND != 0 {
-                if command_name(&body) == Some(b"ERROR") {
-                    return Err("the master sent a ZMTP ERROR".into());
-                }
-                // PING needs a master with ZMQ heartbeats, which Locust never sets; other
-                // commands mean nothing to a DEALER.
-                continue;
-            }
-            if flags & FLAG_MORE != 0 {
-                self.parts += 1;
-                continue;
-            }
-            if self.parts > 0 {
-                tracing::warn!(
-                    "dropped a message of {} frames from the master (expected 1)",
-                    self.parts + 1
-                );
-                self.parts = 0;
-                continue;
-            }
-            return Ok(Some(body));
+        take_frame(&mut self.buf, &mut self.parts)
+    }
+}
+
+/// Takes one whole message frame from `buf`, handling commands on the way; `parts` counts
+/// the parts of a multi-part message seen so far (the master never sends one).
+fn take_frame(buf: &mut Vec<u8>, parts: &mut usize) -> Result<Option<Vec<u8>>, String> {
+    loop {
+        let Some((flags, header, size)) = frame_header(buf)? else {
+            return Ok(None);
+        };
+        let end = header + size;
+        if buf.len() < end {
+            return Ok(None);
         }
+        let body: Vec<u8> = buf[header..end].to_vec();
+        buf.drain(..end);
+        if flags & FLAG_COMMAND != 0 {
+            if command_name(&body) == Some(b"ERROR") {
+                return Err("the master sent a ZMTP ERROR".into());
+            }
+            // PING needs a master with ZMQ heartbeats, which Locust never sets; other
+            // commands mean nothing to a DEALER.
+            continue;
+        }
+        if flags & FLAG_MORE != 0 {
+            *parts = parts.saturating_add(1);
+            continue;
+        }
+        if *parts > 0 {
+            tracing::warn!(
+                "dropped a message of {} frames from the master (expected 1)",
+                parts.saturating_add(1)
+            );
+            *parts = 0;
+            continue;
+        }
+        return Ok(Some(body));
     }
 }
 
@@ -381,6 +386,30 @@ mod tests {
         let mut f = vec![FLAG_LONG];
         f.extend_from_slice(&u64::MAX.to_be_bytes());
         assert!(frame_header(&f).is_err());
+    }
+
+    #[test]
+    fn random_bytes_never_panic_nor_buffer_past_the_limit() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        for _ in 0..20_000 {
+            let len = rng.usize(0..64);
+            let mut buf: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
+            let mut parts = 0;
+            // Whatever comes: frames, a wait for more bytes, or an error; never a panic.
+            while let Ok(Some(frame)) = take_frame(&mut buf, &mut parts) {
+                assert!(frame.len() as u64 <= MAX_FRAME);
+            }
+        }
+        // Two frames in one read, a command between them, a MORE part dropped.
+        let mut buf = framed(0, b"one");
+        buf.extend(framed(FLAG_COMMAND, b"\x04PING"));
+        buf.extend(framed(FLAG_MORE, b"part"));
+        buf.extend(framed(0, b"end"));
+        buf.extend(framed(0, b"two"));
+        let mut parts = 0;
+        assert_eq!(take_frame(&mut buf, &mut parts), Ok(Some(b"one".to_vec())));
+        assert_eq!(take_frame(&mut buf, &mut parts), Ok(Some(b"two".to_vec())));
+        assert_eq!(take_frame(&mut buf, &mut parts), Ok(None));
     }
 
     #[test]

@@ -102,7 +102,7 @@ enum AfterStop {
 }
 
 enum Step {
-    Users(Users, AfterStop),
+    Users(Box<Users>, AfterStop),
     Handlers(AfterStop),
 }
 
@@ -660,7 +660,7 @@ impl Worker {
     fn after_step(&mut self, link: Option<&mut Link>, step: Step) -> Option<SessionEnd> {
         match step {
             Step::Users(users, then) => {
-                self.users = Some(users);
+                self.users = Some(*users);
                 self.stopping_counts.clear();
                 if self.state != WorkerState::Ready {
                     self.bus.fire(Event::Stop);
@@ -936,7 +936,7 @@ impl Worker {
 async fn busy_step(busy: &mut Option<Busy>) -> Step {
     let step = match busy.as_mut() {
         None => std::future::pending().await,
-        Some(Busy::Users(stopping, then)) => Step::Users(stopping.await, *then),
+        Some(Busy::Users(stopping, then)) => Step::Users(Box::new(stopping.await), *then),
         Some(Busy::Handlers(done, then)) => {
             let _ = done.await;
             Step::Handlers(*then)
