@@ -41,8 +41,8 @@ pub(crate) enum LinkEvent {
 pub(crate) struct Link {
     reader: OwnedReadHalf,
     buf: Vec<u8>,
-    /// Parts of a multi-part message read so far.
-    parts: usize,
+    /// Parts of a multi-part message read so far, and their bytes.
+    parts: Parts,
     queue: mpsc::Sender<Vec<u8>>,
     /// Writes the queued frames; ends (after a FIN) once the queue is closed and drained,
     /// or when a write fails.
@@ -142,9 +142,16 @@ impl Link {
     }
 }
 
-/// Takes one whole message frame from `buf`, handling commands on the way; `parts` counts
-/// the parts of a multi-part message seen so far (the master never sends one).
-fn take_frame(buf: &mut Vec<u8>, parts: &mut usize) -> Result<Option<Vec<u8>>, String> {
+/// The parts of a multi-part message seen so far (the master never sends one), and their
+/// bytes: the message, not each part, is held to [`MAX_FRAME`], as libzmq's ZMQ_MAXMSGSIZE.
+#[derive(Default)]
+struct Parts {
+    count: usize,
+    bytes: u64,
+}
+
+/// Takes one whole message frame from `buf`, handling commands on the way.
+fn take_frame(buf: &mut Vec<u8>, parts: &mut Parts) -> Result<Option<Vec<u8>>, String> {
     loop {
         let Some((flags, header, size)) = frame_header(buf)? else {
             return Ok(None);
@@ -163,16 +170,24 @@ fn take_frame(buf: &mut Vec<u8>, parts: &mut usize) -> Result<Option<Vec<u8>>, S
             // commands mean nothing to a DEALER.
             continue;
         }
+        if flags & FLAG_MORE != 0 || parts.count > 0 {
+            parts.bytes = parts.bytes.saturating_add(size as u64);
+            if parts.bytes > MAX_FRAME {
+                return Err(format!(
+                    "the master sent a message of more than {MAX_FRAME} bytes: closing"
+                ));
+            }
+        }
         if flags & FLAG_MORE != 0 {
-            *parts = parts.saturating_add(1);
+            parts.count = parts.count.saturating_add(1);
             continue;
         }
-        if *parts > 0 {
+        if parts.count > 0 {
             tracing::warn!(
                 "dropped a message of {} frames from the master (expected 1)",
-                parts.saturating_add(1)
+                parts.count.saturating_add(1)
             );
-            *parts = 0;
+            *parts = Parts::default();
             continue;
         }
         return Ok(Some(body));
@@ -267,7 +282,7 @@ async fn handshake(addr: &str, node_id: &str) -> Result<Link, ConnectError> {
     Ok(Link {
         reader,
         buf,
-        parts: 0,
+        parts: Parts::default(),
         queue,
         writer: Some(writer),
     })
@@ -394,7 +409,7 @@ mod tests {
         for _ in 0..20_000 {
             let len = rng.usize(0..64);
             let mut buf: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
-            let mut parts = 0;
+            let mut parts = Parts::default();
             // Whatever comes: frames, a wait for more bytes, or an error; never a panic.
             while let Ok(Some(frame)) = take_frame(&mut buf, &mut parts) {
                 assert!(frame.len() as u64 <= MAX_FRAME);
@@ -406,7 +421,7 @@ mod tests {
         buf.extend(framed(FLAG_MORE, b"part"));
         buf.extend(framed(0, b"end"));
         buf.extend(framed(0, b"two"));
-        let mut parts = 0;
+        let mut parts = Parts::default();
         assert_eq!(take_frame(&mut buf, &mut parts), Ok(Some(b"one".to_vec())));
         assert_eq!(take_frame(&mut buf, &mut parts), Ok(Some(b"two".to_vec())));
         assert_eq!(take_frame(&mut buf, &mut parts), Ok(None));
