@@ -44,7 +44,7 @@ const QUIT_STOPPING_GRACE: Duration = Duration::from_millis(500);
 const QUIT_HANDLERS_GRACE: Duration = Duration::from_secs(5);
 /// How long closing a connection waits for the last frames to be written and the master
 /// to close its end.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// At exit, the same wait: the master has had its final report by then, or never will.
 const EXIT_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often new log lines go to the master, as Python workers do.

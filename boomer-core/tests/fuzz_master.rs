@@ -188,11 +188,18 @@ async fn random_master_messages_never_break_the_worker() {
                 if send(&mut router, &id, frame).await {
                     delivered += 1;
                     reconnects += 1;
-                    // The worker is back when the ROUTER accepts its new connection.
+                    // The worker is back when the ROUTER accepts its new connection. The
+                    // worker first waits for the old one to be closed by this end, which
+                    // zeromq's ROUTER (unlike libzmq's) notices only while receiving.
                     tokio::time::timeout(Duration::from_secs(15), async {
-                        while let Some(event) = monitor.next().await {
-                            if let zeromq::SocketEvent::Accepted(..) = event {
-                                return;
+                        loop {
+                            tokio::select! {
+                                event = monitor.next() => match event {
+                                    Some(zeromq::SocketEvent::Accepted(..)) => return,
+                                    Some(_) => {}
+                                    None => return,
+                                },
+                                _ = router.recv() => {}
                             }
                         }
                     })
