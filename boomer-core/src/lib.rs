@@ -62,6 +62,19 @@ pub mod __bench {
     }
 }
 
+/// Hooks for the fuzz targets (`fuzz/`); not API.
+#[doc(hidden)]
+pub mod __fuzz {
+    /// The largest message taken from the master.
+    pub const MAX_FRAME: usize = crate::protocol::MAX_FRAME;
+
+    /// The messages the worker's ZMTP reader takes from these bytes (what follows the
+    /// greeting on the master's connection), or why it refuses them.
+    pub fn zmtp_messages(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+        crate::transport::messages_of(bytes)
+    }
+}
+
 /// Why a worker could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

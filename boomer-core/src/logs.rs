@@ -17,7 +17,6 @@ const MAX_LINES: usize = 500;
 /// 500 lines then hold at most ~1 MB, whatever a handler logs.
 pub(crate) const MAX_LINE_BYTES: usize = 2_000;
 /// Locust's worker stops sending logs after more than this many new lines in one interval.
-#[allow(dead_code)]
 pub(crate) const MAX_NEW_LINES: u64 = 70;
 
 static LINES: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
@@ -143,13 +142,11 @@ pub(crate) fn written() -> u64 {
 /// in one interval, as Locust's worker does, it logs a warning, sends once more, and then
 /// never again.
 #[derive(Debug, Default)]
-#[allow(dead_code)] // For worker.rs's send_logs (its owner wires it in; see above).
 pub(crate) struct LogSender {
     sent: u64,
     disabled: bool,
 }
 
-#[allow(dead_code)]
 impl LogSender {
     /// The lines to send now, if anything is new since the previous call.
     pub(crate) fn next(&mut self) -> Option<Vec<String>> {

@@ -150,6 +150,19 @@ struct Parts {
     bytes: u64,
 }
 
+/// Every message [`take_frame`] takes from `bytes` (frames after the greeting, as they come
+/// from the master) until it needs more or refuses them: the fuzz target's entry
+/// (`fuzz/fuzz_targets/zmtp.rs`).
+pub(crate) fn messages_of(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut buf = bytes.to_vec();
+    let mut parts = Parts::default();
+    let mut out = Vec::new();
+    while let Some(message) = take_frame(&mut buf, &mut parts)? {
+        out.push(message);
+    }
+    Ok(out)
+}
+
 /// Takes one whole message frame from `buf`, handling commands on the way.
 fn take_frame(buf: &mut Vec<u8>, parts: &mut Parts) -> Result<Option<Vec<u8>>, String> {
     loop {

@@ -148,7 +148,7 @@ pub(crate) struct Worker {
     /// Whether the master is recent enough for `logs` (2.29+).
     master_takes_logs: bool,
     logs_sent: Instant,
-    logs_written: u64,
+    logs: crate::logs::LogSender,
     /// Reports and messages that bounced, resent once a connection is back.
     pending: VecDeque<Vec<u8>>,
     pending_bytes: usize,
@@ -194,7 +194,7 @@ impl Worker {
             logs_sent: Instant::now()
                 .checked_sub(LOGS_INTERVAL)
                 .unwrap_or_else(Instant::now),
-            logs_written: 0,
+            logs: crate::logs::LogSender::default(),
             pending: VecDeque::new(),
             pending_bytes: 0,
             outbox,
@@ -773,14 +773,14 @@ impl Worker {
     /// in its Logs tab).
     fn send_logs(&mut self, link: &mut Link) {
         self.logs_sent = Instant::now();
-        let written = crate::logs::written();
-        if written == self.logs_written {
+        // The whole kept list (the master replaces a worker's lines with each message),
+        // when something is new; never again after a flood, as Locust's worker.
+        let Some(logs) = self.logs.next() else {
             return;
-        }
-        self.logs_written = written;
+        };
         let data = protocol::Logs {
             worker_id: self.node_id.clone(),
-            logs: crate::logs::lines(),
+            logs,
         };
         self.send(link, "logs", &data);
     }
