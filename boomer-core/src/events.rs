@@ -180,7 +180,7 @@ impl CustomMessage {
     /// assert_eq!(text, "hello");
     /// ```
     ///
-    /// A payload nested deeper than [`MAX_DECODE_DEPTH`] levels is an error (read it with
+    /// A payload nested deeper than 256 levels is an error (read it with
     /// [`data`](Self::data) instead): serde recurses, at about 2 KB of stack per level in a
     /// debug build, and a handler's thread has 2 MiB.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, rmpv::ext::Error> {
