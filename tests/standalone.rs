@@ -33,12 +33,47 @@ const RECORDER_ROW: [(&str, &str); 17] = [
 ];
 
 fn standalone(dir: &Path, args: &[&str]) -> Proc {
+    recording(dir, 1000, args)
+}
+
+/// The recorder in standalone mode, recording `total` samples (failures from the 96th on).
+fn recording(dir: &Path, total: u64, args: &[&str]) -> Proc {
     let mut cmd = Command::new(example("e2e_recorder"));
     cmd.arg("--standalone")
         .args(args)
-        .env("RECORDER_TOTAL", "1000")
+        .env("RECORDER_TOTAL", total.to_string())
         .current_dir(dir);
     Proc::spawn("standalone", cmd, dir)
+}
+
+/// When the line of `out` containing `what` was logged, in seconds since the Unix epoch
+/// (tracing's `2026-01-02T03:04:05.123456Z` timestamps).
+fn log_time(out: &str, what: &str) -> f64 {
+    let line = out
+        .lines()
+        .find(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("no log line with {what:?} in\n{out}"));
+    let stamp = line.split_whitespace().next().expect("a timestamp");
+    let num = |range: std::ops::Range<usize>| -> i64 {
+        stamp
+            .get(range)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not a timestamp: {line}"))
+    };
+    let (y, m, d) = (num(0..4), num(5..7), num(8..10));
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + num(11..13) * 3600 + num(14..16) * 60 + num(17..19);
+    let frac: f64 = stamp
+        .get(19..stamp.len() - 1)
+        .filter(|f| !f.is_empty())
+        .map_or(0.0, |f| format!("0{f}").parse().expect("fraction"));
+    secs as f64 + frac
 }
 
 /// A CSV file as Python reads it: its header and its rows keyed by header.
@@ -143,11 +178,11 @@ fn standalone_run_reports_what_was_recorded() {
         &dir,
         &[
             "-u",
-            "6",
+            "10",
             "-r",
             "2",
             "-t",
-            "5s",
+            "6s",
             "--csv",
             "run",
             "--json-file",
@@ -179,7 +214,7 @@ fn standalone_run_reports_what_was_recorded() {
     let out = run.output();
     assert_eq!(status.code(), Some(1), "{out}");
     assert!(
-        took >= Duration::from_secs(5) && took < Duration::from_secs(9),
+        took >= Duration::from_secs(6) && took < Duration::from_secs(10),
         "ran {took:?}"
     );
 
@@ -219,18 +254,38 @@ fn standalone_run_reports_what_was_recorded() {
         ("boom", "50")
     );
 
-    // The spawn rate: 2 users/s from one user at 0 s, so at most 2t+1 users at t seconds.
+    // The ramp, as Locust's: 10 users at 2 a second. Locust starts floor(rate) users every
+    // second from the start, so t seconds in it runs between min(10, 2t) and 2t + 2 users.
+    // A history row of Timestamp T (whole seconds) was counted t seconds in, T - S <= t <
+    // T + 1 - S, S the start (from the worker's log line): the count is bounded on both
+    // sides, with one step of slack below for a loaded machine.
+    let start = log_time(&out, "Ramping to 10 users");
     let history = &ours["stats_history"].1;
-    let users: Vec<u32> = history
+    let rows: Vec<(f64, u32)> = history
         .iter()
-        .map(|r| r["User Count"].parse().expect("count"))
+        .map(|r| {
+            let t: f64 = r["Timestamp"].parse().expect("timestamp");
+            (t - start, r["User Count"].parse().expect("count"))
+        })
         .collect();
-    assert!(users.len() >= 4, "{users:?}");
-    for (i, &n) in users.iter().enumerate().take(3) {
-        assert!(n <= 2 * (i as u32 + 1) + 1, "ramp too fast: {users:?}");
+    // The last row is the summary, after the users stopped.
+    let ramp = &rows[..rows.len() - 1];
+    assert!(ramp.len() >= 5, "{rows:?}");
+    for &(t, n) in ramp {
+        let (earliest, latest) = (t, t + 1.0);
+        assert!(
+            f64::from(n) <= 2.0 * latest + 2.0,
+            "ramp too fast: {n} users {t:.3} s in: {rows:?}"
+        );
+        assert!(
+            f64::from(n) >= (2.0 * earliest - 2.0).min(10.0),
+            "ramp too slow: {n} users {t:.3} s in: {rows:?}"
+        );
     }
-    assert!(users.contains(&6), "never reached 6 users: {users:?}");
-    assert!(users[0] < 6, "all users at once: {users:?}");
+    assert!(
+        ramp.iter().any(|&(_, n)| n == 10),
+        "never reached 10 users: {rows:?}"
+    );
 
     // The JSON summary: Locust's serialized entries.
     let json: serde_json::Value =
@@ -266,10 +321,52 @@ fn sigint_prints_the_summary_and_writes_the_files() {
 
 #[test]
 fn no_failures_exit_zero_and_exit_code_is_configurable() {
-    let dir = scratch("standalone-exit");
-    // With --exit-code-on-error 0, the recorder's failures do not fail the run.
-    let mut run = standalone(
+    // No failures (the recorder's first 90 samples all succeed): exit 0, by default.
+    let dir = scratch("standalone-exit-clean");
+    let mut run = recording(&dir, 90, &["-u", "1", "-t", "1s", "--csv", "run"]);
+    let status = run.wait(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0), "{}", run.output());
+    let stats = csv_records(&dir.join("run_stats.csv"));
+    let total = stats
+        .iter()
+        .find(|r| r["Name"] == "Aggregated")
+        .expect("row");
+    assert_eq!(
+        (&*total["Request Count"], &*total["Failure Count"]),
+        ("90", "0"),
+        "{total:?}"
+    );
+
+    // Failures (50 of 1000), with a code of our own: that code, not Locust's default 1.
+    let dir = scratch("standalone-exit-failures");
+    let mut run = recording(
         &dir,
+        1000,
+        &[
+            "-u",
+            "1",
+            "-t",
+            "1s",
+            "--exit-code-on-error",
+            "3",
+            "--csv",
+            "run",
+        ],
+    );
+    let status = run.wait(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(3), "{}", run.output());
+    let stats = csv_records(&dir.join("run_stats.csv"));
+    let total = stats
+        .iter()
+        .find(|r| r["Name"] == "Aggregated")
+        .expect("row");
+    assert_eq!(total["Failure Count"], "50", "{total:?}");
+
+    // And 0 lets the same failures pass.
+    let dir = scratch("standalone-exit-zero");
+    let mut run = recording(
+        &dir,
+        1000,
         &[
             "-u",
             "1",
@@ -282,6 +379,42 @@ fn no_failures_exit_zero_and_exit_code_is_configurable() {
     );
     let status = run.wait(Duration::from_secs(20));
     assert_eq!(status.code(), Some(0), "{}", run.output());
+}
+
+/// Panics group by where they happened, as the master groups them: the panicky worker's
+/// task panics 10 times at one `panic!` with 10 messages (one row, count 10, the first
+/// message), its spawn handler once.
+#[test]
+fn exceptions_group_by_panic_site() {
+    let dir = scratch("standalone-exceptions");
+    let mut cmd = Command::new(example("e2e_panicky"));
+    cmd.args(["--standalone", "-u", "1", "-t", "2s", "--csv", "run"])
+        .current_dir(&dir);
+    let mut run = Proc::spawn("standalone", cmd, &dir);
+    let status = run.wait(Duration::from_secs(20));
+    let out = run.output();
+    assert_eq!(status.code(), Some(1), "{out}");
+    let rows = csv_records(&dir.join("run_exceptions.csv"));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let site = "tests/workers/panicky.rs:17";
+    let traceback = format!("panic in task flaky at {site}");
+    let flaky = rows
+        .iter()
+        .find(|r| r["Traceback"] == traceback)
+        .unwrap_or_else(|| panic!("no row of {traceback}: {rows:?}"));
+    assert_eq!(flaky["Count"], "10", "{rows:?}");
+    assert_eq!(
+        flaky["Message"],
+        format!("task flaky panicked at {site}: flaky broke on run 0"),
+        "{rows:?}"
+    );
+    let handler = rows
+        .iter()
+        .find(|r| {
+            r["Traceback"] == "panic in event handler spawn_breaks at tests/workers/panicky.rs:25"
+        })
+        .unwrap_or_else(|| panic!("no row of the spawn handler: {rows:?}"));
+    assert_eq!(handler["Count"], "1", "{rows:?}");
 }
 
 #[test]

@@ -15,9 +15,8 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::events::{Event, EventKind, Value};
-use crate::outbox;
 use crate::registry::Handler;
-use crate::users::{panic_message, CatchUnwind};
+use crate::users::{install_panic_hook, report_panic, CatchUnwind};
 
 /// The most custom messages waiting for their handlers.
 pub(crate) const MAX_QUEUED_MESSAGES: usize = 1024;
@@ -43,6 +42,7 @@ struct Queue {
 
 impl EventBus {
     pub(crate) fn start(rt: &Handle, handlers: Vec<Handler>) -> Self {
+        install_panic_hook();
         let kinds = handlers.iter().map(|h| h.kind.clone()).collect();
         let (tx, rx) = mpsc::unbounded_channel();
         let queue = Arc::new(Queue::default());
@@ -139,11 +139,8 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Job>, handlers: Arc<Vec<Handler>>, 
         let kind = event.kind();
         for h in handlers.iter().filter(|h| h.kind == kind) {
             if let Err(panic) = CatchUnwind((h.run)(&event)).await {
-                let msg = panic_message(&*panic);
-                outbox::exception(
-                    format!("event handler {} panicked: {msg}", h.name),
-                    format!("panic in handler {} for {kind:?}:\n{msg}", h.name),
-                );
+                // Grouped by where it panicked, as a task's panics.
+                report_panic(&format!("event handler {}", h.name), &*panic);
             }
         }
         let message = matches!(event, Event::Message(_));

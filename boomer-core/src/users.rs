@@ -386,7 +386,6 @@ pub(crate) struct Users {
     /// Users retired by a lower count, still finishing (stopping waits for them too).
     retiring: Vec<JoinHandle<()>>,
     stop_timeout: Duration,
-    warned: BTreeSet<String>,
     next_id: u64,
 }
 
@@ -414,7 +413,6 @@ impl Users {
             running: BTreeMap::new(),
             retiring: Vec::new(),
             stop_timeout: Duration::ZERO,
-            warned: BTreeSet::new(),
             next_id: 0,
         }
     }
@@ -445,21 +443,13 @@ impl Users {
 
     /// Starts or stops only the difference to reach `target` (absolute counts per master
     /// class name); classes the target does not name keep their users.
+    ///
+    /// A name no class here runs is skipped (the control plane reports it to the master).
+    /// The running map keeps a name only while it has users or the latest target names it,
+    /// so a master inventing class names at every spawn leaves it bounded.
     pub(crate) fn apply(&mut self, target: &BTreeMap<String, u32>) {
         for (name, &want) in target {
             let Some(plan) = self.plan.resolve(name).cloned() else {
-                if want > 0 && self.warned.insert(name.clone()) {
-                    tracing::warn!(
-                        "the master asks for users of class {name:?}, which this worker does not \
-                         have: ignored (classes here: {})",
-                        self.plan
-                            .classes
-                            .iter()
-                            .map(|c| c.class.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                }
                 continue;
             };
             self.retiring.retain(|j| !j.is_finished());
@@ -487,6 +477,8 @@ impl Users {
                 running.push(UserHandle { signal, join });
             }
         }
+        self.running
+            .retain(|name, users| !users.is_empty() || target.contains_key(name));
     }
 
     /// Tasks alive on the users' runtime (users, handlers, timers), to spot leaks.
@@ -1342,6 +1334,57 @@ mod tests {
                 .expect("stopped")
         });
         assert_eq!(users.total(), 0);
+    }
+
+    /// A master that names a new class at every spawn (10,000 spawns): the worker keeps
+    /// no entry per name, whether a class here takes the name (the only class takes every
+    /// name) or none does.
+    #[test]
+    fn invented_class_names_leave_nothing_behind() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let mut one = Registry::default();
+        one.add_class(UserClass::new::<Shopper>("Shopper", start));
+        one.add_task(task("shop", 1).for_class::<Shopper>());
+        for registry in [one, registry(false)] {
+            let mut users = Users::new(
+                rt.handle().clone(),
+                Arc::new(registry),
+                Arc::default(),
+                None,
+            );
+            for i in 0..10_000 {
+                users.apply(&BTreeMap::from([
+                    ("Shopper".to_string(), 1),
+                    (format!("Invented{i}"), 0),
+                ]));
+                assert!(
+                    users.running.len() <= 2,
+                    "{} names kept",
+                    users.running.len()
+                );
+            }
+            // What a master that names every class sees: the names of its last spawn.
+            let counts = users.counts();
+            assert_eq!(counts.get("Shopper"), Some(&1), "{counts:?}");
+            assert!(counts.len() <= 2, "{counts:?}");
+            // A name the only class takes runs users, and lets go of them when they stop.
+            users.apply(&BTreeMap::from([("Invented".to_string(), 2)]));
+            let runs_any = users.plan.resolve("Invented").is_some();
+            assert_eq!(users.total(), if runs_any { 3 } else { 1 });
+            users.apply(&BTreeMap::from([
+                ("Shopper".to_string(), 0),
+                ("Invented".to_string(), 0),
+            ]));
+            users.apply(&BTreeMap::from([("Other".to_string(), 0)]));
+            assert_eq!(users.total(), 0);
+            assert!(users.running.len() <= 1, "{:?}", users.counts());
+            rt.block_on(users.stop_all());
+        }
     }
 
     #[test]

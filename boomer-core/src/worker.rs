@@ -49,6 +49,9 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 const EXIT_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often new log lines go to the master, as Python workers do.
 const LOGS_INTERVAL: Duration = Duration::from_secs(10);
+/// The most names of missing classes reported one by one in a test: a master naming new
+/// classes at every spawn gets one more report, and the worker remembers no more names.
+const MAX_MISSING_REPORTED: usize = 100;
 /// Messages kept for resending while the master is unreachable, and their bytes.
 const MAX_PENDING: usize = 10_000;
 const MAX_PENDING_BYTES: usize = 64 << 20;
@@ -130,8 +133,8 @@ pub(crate) struct Worker {
     last_spawn: f64,
     /// The master's `--reset-stats`, from its options in the spawn.
     reset_stats: bool,
-    /// Classes the master named that this worker lacks, already reported.
-    missing_reported: BTreeSet<String>,
+    /// Classes the master named that this worker lacks, already reported in this test.
+    missing_reported: MissingClasses,
     /// When the master last sent anything.
     master_seen: Instant,
     /// Whether the master sends heartbeats (2.19+): only then does its silence count.
@@ -181,7 +184,7 @@ impl Worker {
             host,
             last_spawn: f64::NEG_INFINITY,
             reset_stats: false,
-            missing_reported: BTreeSet::new(),
+            missing_reported: MissingClasses::default(),
             master_seen: Instant::now(),
             heartbeats_armed: false,
             heard_here: false,
@@ -550,7 +553,7 @@ impl Worker {
                 tracing::info!("dropped {stale} requests recorded outside any test");
             }
             self.window_start = stats::now_epoch();
-            self.missing_reported.clear();
+            self.missing_reported = MissingClasses::default();
             self.reset_stats = event.option::<bool>("reset_stats").unwrap_or(false);
             let gate = Gate::closed();
             users.new_test(gate.clone(), tag_filter(&event, &self.opts));
@@ -623,8 +626,8 @@ impl Worker {
             if count == 0 || users.plan().resolve(name).is_some() {
                 continue;
             }
-            if self.missing_reported.insert(name.clone()) {
-                outbox::exception(
+            match self.missing_reported.first(name) {
+                Some(Missing::Class) => outbox::exception(
                     format!(
                         "the master asks for {count} users of class {name:?}, which this worker \
                          does not have: none started"
@@ -634,7 +637,16 @@ impl Worker {
                          master's locustfile does)",
                         self.node_id
                     ),
-                );
+                ),
+                Some(Missing::TooMany) => outbox::exception(
+                    format!(
+                        "the master asks for users of more than {MAX_MISSING_REPORTED} classes \
+                         this worker does not have (the latest: {name:?}): none started, and \
+                         the others are not reported one by one"
+                    ),
+                    format!("worker {}: too many missing user classes", self.node_id),
+                ),
+                None => {}
             }
         }
     }
@@ -1131,9 +1143,63 @@ impl Signals {
     }
 }
 
+/// The missing classes reported in a test: each name once, at most
+/// [`MAX_MISSING_REPORTED`] names, then once that there are more.
+#[derive(Default)]
+struct MissingClasses {
+    names: BTreeSet<String>,
+    too_many: bool,
+}
+
+#[derive(Debug, PartialEq)]
+enum Missing {
+    /// Report this class.
+    Class,
+    /// Report that there are too many to report.
+    TooMany,
+}
+
+impl MissingClasses {
+    /// What to report for the missing class `name`, if anything yet.
+    fn first(&mut self, name: &str) -> Option<Missing> {
+        if self.names.contains(name) {
+            None
+        } else if self.names.len() < MAX_MISSING_REPORTED {
+            self.names.insert(name.to_string());
+            Some(Missing::Class)
+        } else if !self.too_many {
+            self.too_many = true;
+            Some(Missing::TooMany)
+        } else {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A master naming new classes at every spawn: the first ones are reported, once each,
+    /// then once that there are more, and the names kept stay bounded.
+    #[test]
+    fn missing_classes_are_reported_once_and_kept_bounded() {
+        let mut m = MissingClasses::default();
+        assert_eq!(m.first("Ghost"), Some(Missing::Class));
+        assert_eq!(m.first("Ghost"), None);
+        let mut reports = Vec::new();
+        for i in 0..10_000 {
+            reports.extend(m.first(&format!("Invented{i}")));
+        }
+        assert_eq!(
+            reports.iter().filter(|r| **r == Missing::Class).count(),
+            MAX_MISSING_REPORTED - 1
+        );
+        assert_eq!(reports.last(), Some(&Missing::TooMany));
+        assert_eq!(reports.len(), MAX_MISSING_REPORTED);
+        assert_eq!(m.names.len(), MAX_MISSING_REPORTED);
+        assert_eq!(m.first("Ghost"), None);
+    }
 
     #[test]
     fn process_metrics_see_cpu_spent_and_memory_held() {

@@ -145,10 +145,10 @@ impl CsvFiles {
 
         let mut out = BufWriter::new(File::create(self.path("exceptions"))?);
         write_row(&mut out, &["Count", "Message", "Traceback", "Nodes"])?;
-        for (msg, e) in exceptions {
+        for e in exceptions.values() {
             let row = [
                 e.count.to_string(),
-                msg.clone(),
+                e.msg.clone(),
                 e.traceback.clone(),
                 "local".into(),
             ];

@@ -88,16 +88,20 @@ pub struct Snapshot {
     pub window: Arc<Window>,
     /// Recorded since the start (with high-resolution percentiles in standalone).
     pub totals: Arc<Window>,
-    /// Panics in tasks and handlers since the start: message → count and traceback.
+    /// Panics in tasks and handlers since the start, grouped as Locust's master groups
+    /// them: by traceback (`panic in <what> at <file:line>`), so one panic site is one row
+    /// with a count, whatever the messages.
     pub exceptions: Arc<BTreeMap<String, ExceptionCount>>,
 }
 
-/// How often one exception happened.
+/// How often one exception (one traceback) happened.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ExceptionCount {
     /// Occurrences.
     pub count: u64,
-    /// The traceback of the first occurrence.
+    /// The message of the first occurrence (as Locust's master shows it).
+    pub msg: String,
+    /// The traceback they share.
     pub traceback: String,
 }
 
@@ -233,11 +237,7 @@ fn deliver(rx: Receiver<Msg>, mut outputs: Vec<Box<dyn Output>>, info: RunInfo) 
         if !report.exceptions.is_empty() {
             let all = Arc::make_mut(&mut exceptions);
             for (msg, traceback) in report.exceptions {
-                let e = all.entry(msg).or_insert_with(|| ExceptionCount {
-                    count: 0,
-                    traceback,
-                });
-                e.count += 1;
+                count_exception(all, msg, traceback);
             }
         }
         let snapshot = Snapshot {
@@ -255,6 +255,19 @@ fn deliver(rx: Receiver<Msg>, mut outputs: Vec<Box<dyn Output>>, info: RunInfo) 
     for o in outputs.iter_mut() {
         o.on_stop();
     }
+}
+
+/// Counts one exception under its traceback, as Locust's `log_exception` (keyed by the
+/// traceback's hash, the first message kept).
+fn count_exception(all: &mut BTreeMap<String, ExceptionCount>, msg: String, traceback: String) {
+    let e = all
+        .entry(traceback)
+        .or_insert_with_key(|traceback| ExceptionCount {
+            count: 0,
+            msg,
+            traceback: traceback.clone(),
+        });
+    e.count += 1;
 }
 
 /// How many seconds before the run's last request the totals keep per-second counts:
@@ -416,6 +429,47 @@ fn total_rates(e: &Entry, start_time: f64, last: Option<f64>) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Exceptions group by traceback (the panic site), as Locust's master: ten panics of
+    /// one site with ten messages are one row of 10 showing the first message.
+    #[test]
+    fn exceptions_group_by_panic_site() {
+        struct Last(std::sync::mpsc::Sender<Arc<BTreeMap<String, ExceptionCount>>>);
+        impl Output for Last {
+            fn on_report(&mut self, snapshot: Snapshot) {
+                let _ = self.0.send(snapshot.exceptions);
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut outputs = Outputs::start(vec![Box::new(Last(tx))], RunInfo::default()).unwrap();
+        let site = "panic in task flaky at src/main.rs:17";
+        for round in 0..2 {
+            let mut exceptions: Vec<(String, String)> = (0..5)
+                .map(|i| {
+                    let msg = format!("task flaky panicked at src/main.rs:17: run {round}{i}");
+                    (msg, site.to_string())
+                })
+                .collect();
+            exceptions.push((
+                "task other panicked at src/main.rs:40: no".into(),
+                "panic in task other at src/main.rs:40".into(),
+            ));
+            outputs.report(Report {
+                time: 1.0,
+                user_count: 1,
+                window: Window::default(),
+                exceptions,
+            });
+        }
+        outputs.stop();
+        let last = rx.try_iter().last().expect("a report");
+        assert_eq!(last.len(), 2, "{last:?}");
+        let flaky = &last[site];
+        assert_eq!(flaky.count, 10);
+        assert_eq!(flaky.msg, "task flaky panicked at src/main.rs:17: run 00");
+        assert_eq!(flaky.traceback, site);
+        assert_eq!(last["panic in task other at src/main.rs:40"].count, 2);
+    }
 
     /// The totals forget old seconds, and Locust's current rates read the same numbers.
     #[test]
