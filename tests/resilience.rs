@@ -251,21 +251,21 @@ fn task_panics_are_failures_and_exceptions() {
     assert!(flaky["Traceback"].contains(site), "{flaky:?}");
     // The spawn handler's panic: reported where it happened, as a task's, and the run went
     // on (the 90 successes above).
-    let handler_site = "tests/workers/panicky.rs:25";
+    let (handler_name, handler_site) = ("e2e_panicky::spawn_breaks", "tests/workers/panicky.rs:25");
     let handler = exceptions
         .iter()
-        .find(|e| e["Message"].contains("event handler spawn_breaks panicked"))
+        .find(|e| e["Message"].contains(&format!("event handler {handler_name} panicked")))
         .unwrap_or_else(|| panic!("no exception of spawn_breaks: {exceptions:?}"));
     assert_eq!(
         handler["Message"],
         format!(
-            "event handler spawn_breaks panicked at {handler_site}: spawn handler broke at 1 users"
+            "event handler {handler_name} panicked at {handler_site}: spawn handler broke at 1 users"
         ),
         "{handler:?}"
     );
     assert_eq!(
         handler["Traceback"],
-        format!("panic in event handler spawn_breaks at {handler_site}"),
+        format!("panic in event handler {handler_name} at {handler_site}"),
         "{handler:?}"
     );
 }

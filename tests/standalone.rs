@@ -411,7 +411,8 @@ fn exceptions_group_by_panic_site() {
     let handler = rows
         .iter()
         .find(|r| {
-            r["Traceback"] == "panic in event handler spawn_breaks at tests/workers/panicky.rs:25"
+            r["Traceback"]
+                == "panic in event handler e2e_panicky::spawn_breaks at tests/workers/panicky.rs:25"
         })
         .unwrap_or_else(|| panic!("no row of the spawn handler: {rows:?}"));
     assert_eq!(handler["Count"], "1", "{rows:?}");
