@@ -59,14 +59,33 @@ impl Ctx {
         Ctx::new(0, cell, None, Arc::default())
     }
 
-    /// Picks up a host change made on the master (web UI), once per iteration.
-    pub(crate) fn refresh(&mut self) {
+    /// Picks up a host change made on the master (web UI), once per iteration: true if the
+    /// host or a class changed since the last call (the web UI's class picker bumps the same
+    /// version, so that one atomic load per iteration covers both).
+    #[inline]
+    pub(crate) fn refresh(&mut self) -> bool {
         let version = self.host.version();
-        if version != self.host_seen {
-            self.host_seen = version;
-            // As in Locust, the master's Host (or --host) wins over the class's own host.
-            self.host_cached = self.host.get().or_else(|| self.class_host.clone());
+        if version == self.host_seen {
+            return false;
         }
+        self.host_seen = version;
+        self.reload_host();
+        true
+    }
+
+    /// The user's class host, as its class now has it (the web UI's class picker may change
+    /// it for running users).
+    pub(crate) fn set_class_host(&mut self, class_host: Option<&str>) {
+        if self.class_host.as_deref() != class_host {
+            self.class_host = class_host.map(Into::into);
+            self.reload_host();
+        }
+    }
+
+    #[cold]
+    fn reload_host(&mut self) {
+        // As in Locust, the master's Host (or --host) wins over the class's own host.
+        self.host_cached = self.host.get().or_else(|| self.class_host.clone());
     }
 
     /// The host under test: the master's Host field (or `--host`), as of this iteration.

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Once, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -89,6 +89,51 @@ pub(crate) struct ClassPlan {
     table: TaskTable,
 }
 
+/// One class's plan as its running users see it: the web UI's class picker replaces it
+/// ([`Users::update_class`]) and bumps the host's version, which each user loads once per
+/// iteration anyway ([`Ctx::refresh`]); a user that sees the version change reloads its
+/// plan from here, so running users switch at their next iteration.
+pub(crate) struct ClassSlot {
+    plan: RwLock<Arc<ClassPlan>>,
+    /// Woken by an edit, for users whose class has no task to pick.
+    changed: Notify,
+}
+
+impl ClassSlot {
+    fn new(plan: Arc<ClassPlan>) -> Arc<Self> {
+        Arc::new(ClassSlot {
+            plan: RwLock::new(plan),
+            changed: Notify::new(),
+        })
+    }
+
+    fn get(&self) -> Arc<ClassPlan> {
+        self.plan.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, plan: Arc<ClassPlan>) {
+        *self.plan.write().unwrap_or_else(|e| e.into_inner()) = plan;
+    }
+
+    /// Waits until the class has a task to pick (an edit gave it some): its plan then;
+    /// `None` if the user was told to stop first.
+    async fn until_tasks(&self, signal: &UserSignal) -> Option<Arc<ClassPlan>> {
+        loop {
+            // Created before the check, so an edit in between still wakes us.
+            let changed = self.changed.notified();
+            let plan = self.get();
+            if !plan.table.is_empty() {
+                return Some(plan);
+            }
+            tokio::select! {
+                biased;
+                _ = signal.soft() => return None,
+                _ = changed => {}
+            }
+        }
+    }
+}
+
 /// Every class of the registry, with the task tables users pick from.
 pub(crate) struct Plan {
     classes: Vec<Arc<ClassPlan>>,
@@ -142,14 +187,21 @@ impl Plan {
     /// The class that runs the master's class `name`: the class of that name; else the
     /// default class (tasks with no user state); else the only class there is.
     pub(crate) fn resolve(&self, name: &str) -> Option<&Arc<ClassPlan>> {
+        self.resolve_index(name).map(|i| &self.classes[i])
+    }
+
+    /// [`resolve`](Self::resolve), as an index into the classes.
+    fn resolve_index(&self, name: &str) -> Option<usize> {
         self.classes
             .iter()
-            .find(|c| c.class.type_id.is_some() && c.class.name == name)
-            .or_else(|| self.classes.iter().find(|c| c.class.type_id.is_none()))
-            .or(match self.classes.as_slice() {
-                [only] => Some(only),
-                _ => None,
-            })
+            .position(|c| c.class.type_id.is_some() && c.class.name == name)
+            .or_else(|| self.classes.iter().position(|c| c.class.type_id.is_none()))
+            .or((self.classes.len() == 1).then_some(0))
+    }
+
+    /// A slot per class, holding its plan, for the users to reload from.
+    fn slots(&self) -> Vec<Arc<ClassSlot>> {
+        self.classes.iter().cloned().map(ClassSlot::new).collect()
     }
 
     /// Locust's split of `total` users over the classes (standalone mode): fixed counts
@@ -380,6 +432,8 @@ pub(crate) struct Users {
     rt: Handle,
     registry: Arc<Registry>,
     plan: Plan,
+    /// The plan's classes, one slot each (same order), that running users reload from.
+    slots: Vec<Arc<ClassSlot>>,
     filter: TagFilter,
     shared: Shared,
     running: BTreeMap<String, Vec<UserHandle>>,
@@ -400,9 +454,11 @@ impl Users {
         let gate = Gate::closed();
         gate.open();
         let filter = TagFilter::default();
+        let plan = Plan::new(&registry, &filter);
         Users {
             rt,
-            plan: Plan::new(&registry, &filter),
+            slots: plan.slots(),
+            plan,
             registry,
             filter,
             shared: Shared {
@@ -423,6 +479,7 @@ impl Users {
         self.shared.gate = gate;
         if filter != self.filter {
             self.plan = Plan::new(&self.registry, &filter);
+            self.slots = self.plan.slots();
             self.filter = filter;
         }
         if let Some(l) = &self.shared.limiter {
@@ -449,7 +506,7 @@ impl Users {
     /// so a master inventing class names at every spawn leaves it bounded.
     pub(crate) fn apply(&mut self, target: &BTreeMap<String, u32>) {
         for (name, &want) in target {
-            let Some(plan) = self.plan.resolve(name).cloned() else {
+            let Some(i) = self.plan.resolve_index(name) else {
                 continue;
             };
             self.retiring.retain(|j| !j.is_finished());
@@ -461,18 +518,19 @@ impl Users {
                     self.retiring.push(self.rt.spawn(retired));
                 }
             }
+            let slot = &self.slots[i];
             while running.len() < want {
                 let signal = Arc::new(UserSignal::default());
                 let ctx = Ctx::new(
                     self.next_id,
                     self.shared.host.clone(),
-                    plan.class.host.clone(),
+                    self.plan.classes[i].class.host.clone(),
                     signal.clone(),
                 );
                 self.next_id += 1;
                 let join = self.rt.spawn(CURRENT_USER.scope(
                     signal.clone(),
-                    user_loop(plan.clone(), ctx, self.shared.clone(), signal.clone()),
+                    user_loop(slot.clone(), ctx, self.shared.clone(), signal.clone()),
                 ));
                 running.push(UserHandle { signal, join });
             }
@@ -578,13 +636,16 @@ fn deadline_after(after: Duration) -> tokio::time::Instant {
     now.checked_add(after.min(year)).unwrap_or(now)
 }
 
-async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: Arc<UserSignal>) {
+async fn user_loop(slot: Arc<ClassSlot>, mut ctx: Ctx, shared: Shared, signal: Arc<UserSignal>) {
     shared.gate.wait().await;
-    let class = &plan.class;
+    // The class as of now (an edit may have come since the user was made). The picker
+    // changes only its tasks and host: `on_start`, `on_stop` and `wait_time` stay.
+    let mut plan = slot.get();
+    ctx.set_class_host(plan.class.host.as_deref());
     // Boxed, here and for async tasks below: a future's size is that of its largest await
     // point, and every idle user holds one, so the rare and large ones live on the heap
     // only while they run (idle users stay under 1 KiB each).
-    let Some(mut state) = Box::pin(start_user(class, &mut ctx, &signal)).await else {
+    let Some(mut state) = Box::pin(start_user(&plan.class, &mut ctx, &signal)).await else {
         return;
     };
     let mut rng = fastrand::Rng::new();
@@ -593,9 +654,28 @@ async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: A
     // Time is read once per iteration when it can be: the task's start doubles as the
     // iteration's start unless a rate limiter waits in between, and the end is read only
     // for a failure's response time or a wait that depends on how long the task took.
-    let wait_uses_elapsed = class.wait_time.uses_elapsed();
-    while !signal.stopping() && !plan.table.is_empty() {
-        ctx.refresh();
+    let wait_uses_elapsed = plan.class.wait_time.uses_elapsed();
+    while !signal.stopping() {
+        // One atomic load: the host's version, which the class picker bumps too.
+        if ctx.refresh() {
+            let now = slot.get();
+            if !Arc::ptr_eq(&now, &plan) {
+                plan = now;
+                ctx.set_class_host(plan.class.host.as_deref());
+                next_in_order = 0;
+            }
+        }
+        if plan.table.is_empty() {
+            // No task to pick (tag filtering, or the picker left none): wait for an edit.
+            let Some(now) = Box::pin(slot.until_tasks(&signal)).await else {
+                break;
+            };
+            plan = now;
+            ctx.set_class_host(plan.class.host.as_deref());
+            next_in_order = 0;
+            continue;
+        }
+        let class = &plan.class;
         let began = (shared.limiter.is_none() || wait_uses_elapsed).then(Instant::now);
         if let Some(limiter) = &shared.limiter {
             let acquired = tokio::select! {
@@ -672,9 +752,9 @@ async fn user_loop(plan: Arc<ClassPlan>, mut ctx: Ctx, shared: Shared, signal: A
             }
         }
     }
-    if let Some(stop) = class.on_stop {
+    if let Some(stop) = plan.class.on_stop {
         if let Err(panic) = CatchUnwind(stop(&mut *state, &mut ctx)).await {
-            report_panic(&format!("on_stop of {}", class.name), &*panic);
+            report_panic(&format!("on_stop of {}", plan.class.name), &*panic);
         }
     }
 }
@@ -1038,18 +1118,15 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
 impl Users {
     /// Locust's `update_user_class` (the web UI's class picker, 2.25+) for the master's
     /// class `name`: its tasks (by name, among this class's tasks after tag filtering) and
-    /// its host, for the users started from now on.
+    /// its host, for the users started from now on and, from their next iteration, for
+    /// its running users too (as Locust's pick their next task from the class's `tasks`).
     pub(crate) fn update_class(
         &mut self,
         name: &str,
         tasks: Option<&[String]>,
         host: Option<Option<String>>,
     ) -> Result<(), String> {
-        let Some(i) = self
-            .plan
-            .resolve(name)
-            .and_then(|c| self.plan.classes.iter().position(|p| Arc::ptr_eq(p, c)))
-        else {
+        let Some(i) = self.plan.resolve_index(name) else {
             return Err(format!("this worker has no class {name:?}"));
         };
         let current = self.plan.classes[i].clone();
@@ -1076,7 +1153,13 @@ impl Users {
                 TaskTable::new(kept)
             }
         };
-        self.plan.classes[i] = Arc::new(ClassPlan { class, table });
+        let plan = Arc::new(ClassPlan { class, table });
+        self.plan.classes[i] = plan.clone();
+        // Running users of the class switch at their next iteration: the slot first, then
+        // the version they check, then those waiting for a task.
+        self.slots[i].set(plan);
+        self.shared.host.touch();
+        self.slots[i].changed.notify_waiters();
         Ok(())
     }
 }
@@ -1385,6 +1468,30 @@ mod tests {
             assert!(users.running.len() <= 1, "{:?}", users.counts());
             rt.block_on(users.stop_all());
         }
+    }
+
+    /// An idle user is mostly its loop's future (BENCHMARKS.md §3: under 1 KiB per user in
+    /// all): the class picker's slot adds one pointer to it, no more.
+    #[test]
+    fn the_user_loop_future_stays_small() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut registry = Registry::default();
+        registry.add_task(task("quick", 1));
+        let users = Users::new(
+            rt.handle().clone(),
+            Arc::new(registry),
+            Arc::default(),
+            None,
+        );
+        let signal = Arc::new(UserSignal::default());
+        let ctx = Ctx::new(0, users.shared.host.clone(), None, signal.clone());
+        let user = user_loop(users.slots[0].clone(), ctx, users.shared.clone(), signal);
+        let size = std::mem::size_of_val(&user);
+        eprintln!("user_loop future: {size} bytes");
+        let limit = if cfg!(debug_assertions) { 1024 } else { 640 };
+        assert!(size <= limit, "user_loop future: {size} bytes");
     }
 
     #[test]
