@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
@@ -361,17 +362,7 @@ fn the_web_ui_picks_the_tasks() {
     let (mut master, web) = web_master(&dir, "tests/control/reconnect.py", port, &[]);
     let mut worker = worker(&dir, "e2e_control", port, &[("CONTROL_TOCK", "1")], &[]);
     wait_workers(web, 1, "ready", RUN);
-    let body = r#"{"user_class_name": "RustUser", "tasks": ["tock"]}"#;
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", web)).expect("web UI");
-    let req = format!(
-        "POST /user HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    std::io::Write::write_all(&mut stream, req.as_bytes()).expect("POST /user");
-    let mut resp = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut resp).expect("answer");
-    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+    post_user(web, r#"{"user_class_name": "RustUser", "tasks": ["tock"]}"#);
     // The master sent update_user_class before answering: it reaches the worker before
     // the spawn, on the same connection.
     swarm(web, 3, "http://127.0.0.1:9");
@@ -382,6 +373,106 @@ fn the_web_ui_picks_the_tasks() {
         requests_named(web, "/w0"),
         0,
         "a task that was not picked ran"
+    );
+    master.signal("TERM");
+    master.wait(RUN);
+    worker.assert_exit(0, Duration::from_secs(10));
+}
+
+/// The web UI's class picker (`POST /user`, as its form sends it): the master applies it
+/// and sends `update_user_class` to its workers before it answers.
+fn post_user(web: u16, body: &str) {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", web)).expect("web UI");
+    let req = format!(
+        "POST /user HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    std::io::Write::write_all(&mut stream, req.as_bytes()).expect("POST /user");
+    let mut resp = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut resp).expect("answer");
+    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+}
+
+/// Requests per name, as the master's web API shows them.
+fn request_rows(web: u16) -> BTreeMap<String, u64> {
+    let (_, body) = http(web, "GET", "/stats/requests", &[]);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    v["stats"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["name"] != "Aggregated")
+        .filter_map(|e| Some((e["name"].as_str()?.to_string(), e["num_requests"].as_u64()?)))
+        .collect()
+}
+
+/// The class picker reaches the users already running, as in Locust (whose users pick
+/// their next task from the class's `tasks`): three users run `tick` and `tock` with no
+/// host; after the edit (only `tock`, and a host), the same three users run only `tock`,
+/// against the new host, and no new user started.
+#[test]
+fn the_web_ui_picks_the_tasks_of_running_users() {
+    if !master_has((2, 25, 0), "update_user_class") {
+        return;
+    }
+    let dir = scratch("control-picker-running");
+    let port = free_port();
+    let (mut master, web) = web_master(&dir, "tests/control/reconnect.py", port, &[]);
+    let mut worker = worker(&dir, "e2e_control", port, &[("CONTROL_IDS", "1")], &[]);
+    wait_workers(web, 1, "ready", RUN);
+    swarm(web, 3, "");
+    let count = |rows: &BTreeMap<String, u64>, name: &str| rows.get(name).copied().unwrap_or(0);
+    wait_for("each of the 3 users running both tasks", RUN, || {
+        let rows = request_rows(web);
+        (0..3)
+            .all(|u| {
+                count(&rows, &format!("/tick/u{u}@-")) > 0
+                    && count(&rows, &format!("/tock/u{u}@-")) > 0
+            })
+            .then_some(())
+    });
+    post_user(
+        web,
+        r#"{"user_class_name": "RustUser", "tasks": ["tock"], "host": "http://127.0.0.1:7"}"#,
+    );
+    let picked = |u: u32| format!("/tock/u{u}@http://127.0.0.1:7");
+    let first = wait_for("every running user on the picked task and host", RUN, || {
+        let rows = request_rows(web);
+        (0..3)
+            .all(|u| count(&rows, &picked(u)) > 0)
+            .then_some(rows)
+    });
+    // Two more reports in which every user ran the picked task: the first of them holds
+    // whatever a user recorded before its first picked task (its task of the edit's time).
+    let later = |than: &BTreeMap<String, u64>| {
+        wait_for("a later report of every user", RUN, || {
+            let rows = request_rows(web);
+            (0..3)
+                .all(|u| count(&rows, &picked(u)) > count(than, &picked(u)))
+                .then_some(rows)
+        })
+    };
+    let second = later(&first);
+    let third = later(&second);
+    let grew: Vec<String> = third
+        .iter()
+        .filter(|(name, &n)| count(&second, name) != n)
+        .map(|(name, _)| name.clone())
+        .collect();
+    assert_eq!(
+        grew,
+        (0..3).map(picked).collect::<Vec<_>>(),
+        "only the picked task, by the same users, grew: {second:?} -> {third:?}"
+    );
+    let users: BTreeSet<&str> = third
+        .keys()
+        .filter_map(|name| name.split('/').nth(2)?.split('@').next())
+        .collect();
+    assert_eq!(
+        users,
+        BTreeSet::from(["u0", "u1", "u2"]),
+        "no user but the 3 running: {third:?}"
     );
     master.signal("TERM");
     master.wait(RUN);

@@ -5,7 +5,9 @@
 //! `CONTROL_TEST_STOP_MS`, the `test_stop` handler takes that long, then records
 //! `/test_stop`. With `CONTROL_SPIN=1`, tasks spin on the CPU instead of sleeping. A second
 //! task, `tock`, records `/tock` instead (with `CONTROL_TOCK=1`; else it is `tick` again),
-//! for the web UI's task picker. With `CONTROL_CONNECTED=1`, each ack from the master
+//! for the web UI's task picker. With `CONTROL_IDS=1`, each task records
+//! `/<task>/u<user id>@<host>` (`-` for no host) instead, to see which users run which task
+//! against which host. With `CONTROL_CONNECTED=1`, each ack from the master
 //! records `/late` (a sample of no test, recorded while the worker is ready), and tasks
 //! record `/run<n>` in the n-th test.
 
@@ -21,15 +23,16 @@ fn env_u64(name: &str) -> Option<u64> {
 
 #[boomer::task]
 async fn tick(ctx: &mut boomer::Ctx) {
-    run(ctx, false).await
+    run(ctx, "tick").await
 }
 
 #[boomer::task]
 async fn tock(ctx: &mut boomer::Ctx) {
-    run(ctx, std::env::var("CONTROL_TOCK").is_ok()).await
+    run(ctx, "tock").await
 }
 
-async fn run(ctx: &mut boomer::Ctx, tock: bool) {
+async fn run(ctx: &mut boomer::Ctx, task: &str) {
+    let tock = task == "tock" && std::env::var("CONTROL_TOCK").is_ok();
     if std::env::var("CONTROL_SPIN").is_ok() {
         let start = Instant::now();
         let mut x = 0u64;
@@ -46,6 +49,9 @@ async fn run(ctx: &mut boomer::Ctx, tock: bool) {
     }
     tokio::time::sleep(Duration::from_millis(sleep)).await;
     let name = match full {
+        _ if std::env::var("CONTROL_IDS").is_ok() => {
+            format!("/{task}/u{}@{}", ctx.user_id(), ctx.host().unwrap_or("-"))
+        }
         _ if tock => "/tock".to_string(),
         _ if std::env::var("CONTROL_CONNECTED").is_ok() => {
             format!("/run{}", RUN.load(Ordering::SeqCst))
