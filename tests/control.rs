@@ -437,12 +437,14 @@ fn the_web_ui_picks_the_tasks_of_running_users() {
         r#"{"user_class_name": "RustUser", "tasks": ["tock"], "host": "http://127.0.0.1:7"}"#,
     );
     let picked = |u: u32| format!("/tock/u{u}@http://127.0.0.1:7");
-    let first = wait_for("every running user on the picked task and host", RUN, || {
-        let rows = request_rows(web);
-        (0..3)
-            .all(|u| count(&rows, &picked(u)) > 0)
-            .then_some(rows)
-    });
+    let first = wait_for(
+        "every running user on the picked task and host",
+        RUN,
+        || {
+            let rows = request_rows(web);
+            (0..3).all(|u| count(&rows, &picked(u)) > 0).then_some(rows)
+        },
+    );
     // Two more reports in which every user ran the picked task: the first of them holds
     // whatever a user recorded before its first picked task (its task of the edit's time).
     let later = |than: &BTreeMap<String, u64>| {

@@ -1470,6 +1470,70 @@ mod tests {
         }
     }
 
+    /// The class picker reaches running users at their next iteration: two users of the
+    /// default class run `a` and `b`; once `b` alone is picked, the same users run only `b`.
+    #[test]
+    fn running_users_switch_to_the_picked_tasks() {
+        use std::sync::atomic::AtomicU64;
+        static RAN: [[AtomicU64; 2]; 2] = [
+            [AtomicU64::new(0), AtomicU64::new(0)],
+            [AtomicU64::new(0), AtomicU64::new(0)],
+        ];
+        fn count(ctx: &mut Ctx, task: usize) -> Outcome {
+            if let Some(user) = RAN.get(ctx.user_id() as usize) {
+                user[task].fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        }
+        let ran = |user: usize, task: usize| RAN[user][task].load(Ordering::Relaxed);
+        let wait = |what: &str, done: &dyn Fn() -> bool| {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !done() {
+                assert!(Instant::now() < deadline, "timed out waiting for {what}");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut registry = Registry::default();
+        registry.add_task(Task::new("a", 1, TaskFn::Sync(|ctx| count(ctx, 0))));
+        registry.add_task(Task::new("b", 1, TaskFn::Sync(|ctx| count(ctx, 1))));
+        let mut users = Users::new(
+            rt.handle().clone(),
+            Arc::new(registry),
+            Arc::default(),
+            None,
+        );
+        let _guard = rt.enter();
+        users.apply(&BTreeMap::from([(DEFAULT_CLASS.to_string(), 2)]));
+        wait("both users on both tasks", &|| {
+            (0..2).all(|u| ran(u, 0) > 0 && ran(u, 1) > 0)
+        });
+        users
+            .update_class(DEFAULT_CLASS, Some(&["b".to_string()]), None)
+            .unwrap();
+        // Two iterations of `b` each: the iteration under way at the edit is over.
+        let at_edit = [ran(0, 1), ran(1, 1)];
+        wait("an iteration after the edit", &|| {
+            (0..2).all(|u| ran(u, 1) >= at_edit[u] + 2)
+        });
+        let a = [ran(0, 0), ran(1, 0)];
+        let b = [ran(0, 1), ran(1, 1)];
+        wait("100 more iterations", &|| {
+            (0..2).all(|u| ran(u, 1) >= b[u] + 100)
+        });
+        assert_eq!([ran(0, 0), ran(1, 0)], a, "a task that was not picked ran");
+        assert_eq!(users.total(), 2);
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), users.stop_all())
+                .await
+                .expect("stopped")
+        });
+    }
+
     /// An idle user is mostly its loop's future (BENCHMARKS.md §3: under 1 KiB per user in
     /// all): the class picker's slot adds one pointer to it, no more.
     #[test]
