@@ -586,8 +586,8 @@ impl Worker {
     }
 
     /// The web UI's class picker edited a class (Locust's `update_user_class`): its tasks
-    /// and host apply to the users started from then on (weight and fixed_count are the
-    /// master's business).
+    /// and host apply to the users started from then on, and to its running users from
+    /// their next iteration (weight and fixed_count are the master's business).
     fn update_user_class(&mut self, data: &rmpv::Value) {
         let field = |key: &str| {
             data.as_map()?
