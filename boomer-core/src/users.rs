@@ -1554,8 +1554,9 @@ mod tests {
         let user = user_loop(users.slots[0].clone(), ctx, users.shared.clone(), signal);
         let size = std::mem::size_of_val(&user);
         eprintln!("user_loop future: {size} bytes");
-        let limit = if cfg!(debug_assertions) { 1024 } else { 640 };
-        assert!(size <= limit, "user_loop future: {size} bytes");
+        // 712 bytes here, debug and release, 704 before the slot (BENCHMARKS.md §3 had 576
+        // when it measured 961 bytes per idle user): a guard against growing it by mistake.
+        assert!(size <= 720, "user_loop future: {size} bytes");
     }
 
     #[test]
