@@ -1481,11 +1481,11 @@ mod tests {
         ];
         fn count(ctx: &mut Ctx, task: usize) -> Outcome {
             if let Some(user) = RAN.get(ctx.user_id() as usize) {
-                user[task].fetch_add(1, Ordering::Relaxed);
+                user[task].fetch_add(1, Ordering::SeqCst);
             }
             Ok(())
         }
-        let ran = |user: usize, task: usize| RAN[user][task].load(Ordering::Relaxed);
+        let ran = |user: usize, task: usize| RAN[user][task].load(Ordering::SeqCst);
         let wait = |what: &str, done: &dyn Fn() -> bool| {
             let deadline = Instant::now() + Duration::from_secs(30);
             while !done() {
