@@ -853,7 +853,11 @@ pub(crate) async fn run_tasks(
         let before = chosen.len();
         for task in &registry.tasks {
             let class = registry.class_name(task.class);
-            let qualified = format!("{class}.{}", task.name);
+            // Tasks of no class of their own are named as written.
+            let qualified = match class {
+                DEFAULT_CLASS => task.name.to_string(),
+                class => format!("{class}.{}", task.name),
+            };
             if &task.name == name || &qualified == name {
                 chosen.push((task, qualified));
             }
