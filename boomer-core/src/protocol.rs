@@ -1,7 +1,7 @@
 //! Locust's master/worker messages and their msgpack codec. Nothing else touches bytes.
 //!
 //! Every message is a msgpack array of exactly three elements, `[type, data, node_id]`,
-//! strings as msgpack `str`, one ZeroMQ frame (see `locust-protocol.md` §2).
+//! strings as msgpack `str`, one ZeroMQ frame (see docs/protocol.md §2).
 
 use std::collections::BTreeMap;
 

@@ -908,7 +908,7 @@ mod tests {
 
     #[test]
     fn buckets_round_half_to_even_as_python() {
-        // The values checked against Python in locust-protocol.md §4.3.
+        // The values checked against Python (docs/protocol.md §6.3, response-time buckets).
         let cases = [
             (0.5, 0),
             (1.5, 2),
@@ -969,7 +969,7 @@ mod tests {
 
     #[test]
     fn percentiles_as_the_master_computes_them() {
-        // locust-protocol.md §4.4: {10:30, 20:30, 45:20, 150:15, 1200:5}, n = 100.
+        // docs/protocol.md §6.5 (percentiles): {10:30, 20:30, 45:20, 150:15, 1200:5}, n = 100.
         let rt: BTreeMap<u64, u64> = [(10, 30), (20, 30), (45, 20), (150, 15), (1200, 5)].into();
         let want = [
             (0.5, 20),
