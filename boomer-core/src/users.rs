@@ -267,8 +267,6 @@ pub(crate) struct UserSignal {
     in_flight: AtomicU32,
     /// Non-zero while new requests must not start: [`DRAINING`] or [`ABORTING`].
     refuse: AtomicU8,
-    /// Woken when `in_flight` drops to 0 while [`ABORTING`].
-    idle: Notify,
 }
 
 /// The user's loop is finishing the requests of a cancelled task before dropping it.
@@ -288,6 +286,7 @@ impl UserSignal {
     fn soft_stop(&self) {
         self.soft.store(true, Ordering::Release);
         self.notify.notify_waiters();
+        self.task.wake();
     }
 
     fn hard_stop(&self) {
@@ -312,6 +311,29 @@ impl UserSignal {
         self.wait(&self.soft).await
     }
 
+    /// Sleeps `wait` unless the user is stopped first (true then). The stop wakes the task
+    /// through `task`, not a `Notify` wait: an idle user's future carries no `Notified`
+    /// (BENCHMARKS.md §3), and registering the same waker again is a compare.
+    async fn stop_or_sleep(&self, wait: Duration) -> bool {
+        let mut sleep = std::pin::pin!(tokio::time::sleep(wait));
+        std::future::poll_fn(|cx| {
+            if self.stopping() {
+                return Poll::Ready(true);
+            }
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(false);
+            }
+            // Registered before the second check: a stop in between still wakes the task.
+            self.task.register(cx.waker());
+            if self.stopping() {
+                Poll::Ready(true)
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
     fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::SeqCst)
     }
@@ -321,7 +343,8 @@ impl UserSignal {
     async fn abort_when_idle(&self, join: &mut JoinHandle<()>) {
         loop {
             // Created before the check: a request that ends in between still wakes us.
-            let idle = self.idle.notified();
+            // (`notify` also wakes soft and hard waits: each waiter checks its own condition.)
+            let idle = self.notify.notified();
             // SeqCst, here and in `begin_request`: either this load sees the request that
             // is starting, or that request sees ABORTING and backs off.
             self.refuse.fetch_or(ABORTING, Ordering::SeqCst);
@@ -354,7 +377,7 @@ impl Drop for InFlight {
         if signal.in_flight.fetch_sub(1, Ordering::SeqCst) == 1
             && signal.refuse.load(Ordering::SeqCst) & ABORTING != 0
         {
-            signal.idle.notify_waiters();
+            signal.notify.notify_waiters();
         }
     }
 }
@@ -744,12 +767,8 @@ async fn user_loop(slot: Arc<ClassSlot>, mut ctx: Ctx, shared: Shared, signal: A
             // yielding every iteration costs a trip through the scheduler (and, with one user,
             // an epoll per iteration): yield once tokio's cooperative budget is spent.
             tokio::task::consume_budget().await;
-        } else {
-            tokio::select! {
-                biased;
-                _ = signal.soft() => break,
-                _ = tokio::time::sleep(wait) => {}
-            }
+        } else if signal.stop_or_sleep(wait).await {
+            break;
         }
     }
     if let Some(stop) = plan.class.on_stop {
