@@ -30,7 +30,7 @@
 //!   body, reuse), as k6 reports them.
 //!
 //! HTTP/1.1 goes through a lean loop of our own (`h1.rs`: request bytes reused, response
-//! parsed in place); HTTP/2 through hyper.
+//! parsed in place); HTTP/2 straight on the `h2` crate.
 
 mod body;
 mod config;
@@ -988,7 +988,7 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// The same request for hyper's HTTP/2 client (absolute URI: `:scheme` and `:authority`).
+/// The same request for HTTP/2 (`h2` takes `:scheme` and `:authority` from the absolute URI).
 fn h2_request(
     req: &Request<'_>,
     uri: hyper::Uri,
