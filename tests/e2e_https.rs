@@ -346,21 +346,27 @@ fn a_host_change_moves_users_between_protocols() {
     assert_eq!(h2(), b.total());
 }
 
-/// One client in this process against the TLS server: a reconnect resumes the TLS session,
-/// the timings say which phases a request went through, and a gzip body asked for is decoded.
-#[test]
-fn reconnects_resume_tls_and_timings_tell_the_phases() {
-    let dir = scratch("resume-certs");
-    let certs = Certs::new(&dir);
+/// A TLS server with certificates made for `test`, a client in this process that trusts
+/// its CA, and a runtime to drive the client.
+fn tls_client(test: &str) -> (Server, boomer::http::HttpClient, tokio::runtime::Runtime) {
+    let certs = Certs::new(&scratch(test));
     let server = tls_server(&certs);
     let config = boomer::http::HttpConfig::new().ca_cert_file(&certs.ca);
+    let client =
+        boomer::http::HttpClient::with_config(Some(&server.url()), &config).expect("config");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
+    (server, client, rt)
+}
+
+/// One client in this process against the TLS server: a reconnect resumes the TLS session,
+/// the timings say which phases a request went through, and a gzip body asked for is decoded.
+#[test]
+fn reconnects_resume_tls_and_timings_tell_the_phases() {
+    let (server, mut client, rt) = tls_client("resume-certs");
     rt.block_on(async {
-        let mut client =
-            boomer::http::HttpClient::with_config(Some(&server.url()), &config).expect("config");
         let first = client.get("/").send().await;
         assert_eq!(
             (first.status(), first.version()),
@@ -405,17 +411,8 @@ fn reconnects_resume_tls_and_timings_tell_the_phases() {
 /// on one connection.
 #[test]
 fn http2_bodies_cross_the_flow_control_windows() {
-    let dir = scratch("h2-bodies");
-    let certs = Certs::new(&dir);
-    let server = tls_server(&certs);
-    let config = boomer::http::HttpConfig::new().ca_cert_file(&certs.ca);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let (server, mut client, rt) = tls_client("h2-bodies");
     rt.block_on(async {
-        let mut client =
-            boomer::http::HttpClient::with_config(Some(&server.url()), &config).expect("config");
         let big = "y".repeat(300_000);
         let echo = client.post("/echo").body(big.clone()).send().await;
         assert_eq!(echo.version(), boomer::http::Version::HTTP_2);
