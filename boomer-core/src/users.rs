@@ -27,6 +27,8 @@ use crate::Ctx;
 /// After `stop_timeout`, cancelled users get this long to run `on_stop` before they are
 /// dropped.
 const ON_STOP_GRACE: Duration = Duration::from_millis(300);
+/// After a [`Hurry`] (quit), how long stopped users may still finish their task.
+pub(crate) const HURRIED_STOP: Duration = Duration::from_millis(200);
 /// First pause before a user whose `on_start` failed tries again (doubling up to 10 s).
 const ON_START_RETRY: Duration = Duration::from_millis(500);
 
@@ -410,6 +412,20 @@ struct UserHandle {
     join: JoinHandle<()>,
 }
 
+/// A user retired by a lower count, finishing in the background.
+struct RetiredUser {
+    class: String,
+    /// Set once it is gone, before its [`Batch`] hears of it.
+    gone: Arc<AtomicBool>,
+    join: JoinHandle<()>,
+}
+
+impl RetiredUser {
+    fn gone(&self) -> bool {
+        self.gone.load(Ordering::Acquire)
+    }
+}
+
 /// Holds new users back until it opens: users of a new test start only once the
 /// `test_start` handlers have run, as Locust's do.
 #[derive(Clone, Default)]
@@ -460,9 +476,12 @@ pub(crate) struct Users {
     filter: TagFilter,
     shared: Shared,
     running: BTreeMap<String, Vec<UserHandle>>,
-    /// Users retired by a lower count, still finishing (stopping waits for them too).
-    retiring: Vec<JoinHandle<()>>,
+    /// Users retired by a lower count, still finishing, by class (counted until they are
+    /// gone, as Python's worker counts its users; stopping waits for them too).
+    retiring: Vec<RetiredUser>,
     stop_timeout: Duration,
+    /// Cuts every stop under way short (quit): see [`Hurry`].
+    hurry: Arc<Hurry>,
     next_id: u64,
 }
 
@@ -492,6 +511,7 @@ impl Users {
             running: BTreeMap::new(),
             retiring: Vec::new(),
             stop_timeout: Duration::ZERO,
+            hurry: Arc::default(),
             next_id: 0,
         }
     }
@@ -522,23 +542,39 @@ impl Users {
     }
 
     /// Starts or stops only the difference to reach `target` (absolute counts per master
-    /// class name); classes the target does not name keep their users.
+    /// class name); classes the target does not name keep their users. If this call retired
+    /// users, the future returned ends once they are gone: a Python worker reports
+    /// `spawning_complete` only then (runners.py `start_worker`).
     ///
     /// A name no class here runs is skipped (the control plane reports it to the master).
     /// The running map keeps a name only while it has users or the latest target names it,
     /// so a master inventing class names at every spawn leaves it bounded.
-    pub(crate) fn apply(&mut self, target: &BTreeMap<String, u32>) {
+    pub(crate) fn apply(&mut self, target: &BTreeMap<String, u32>) -> Option<Retiring> {
+        let batch = Arc::new(Batch::default());
+        self.retiring.retain(|r| !r.gone());
         for (name, &want) in target {
             let Some(i) = self.plan.resolve_index(name) else {
                 continue;
             };
-            self.retiring.retain(|j| !j.is_finished());
             let running = self.running.entry(name.clone()).or_default();
             let want = want as usize;
             while running.len() > want {
                 if let Some(user) = running.pop() {
-                    let retired = retire(user, self.stop_timeout);
-                    self.retiring.push(self.rt.spawn(retired));
+                    let retired = retire(user, self.stop_timeout, self.hurry.clone());
+                    let member = Batch::join(&batch);
+                    let gone = Arc::new(AtomicBool::new(false));
+                    let mark = gone.clone();
+                    let join = self.rt.spawn(async move {
+                        retired.await;
+                        // Before the batch hears of it: counted no more once it is done.
+                        mark.store(true, Ordering::Release);
+                        drop(member);
+                    });
+                    self.retiring.push(RetiredUser {
+                        class: name.clone(),
+                        gone,
+                        join,
+                    });
                 }
             }
             let slot = &self.slots[i];
@@ -560,6 +596,17 @@ impl Users {
         }
         self.running
             .retain(|name, users| !users.is_empty() || target.contains_key(name));
+        if batch.left.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        Some(Box::pin(async move { batch.done().await }))
+    }
+
+    /// Cuts every stop under way, and every stop to come, short: users still finishing a
+    /// task get [`HURRIED_STOP`] more, then are cancelled (their requests in flight still
+    /// finish and are recorded). For quitting: the whole `stop_timeout` is not waited for.
+    pub(crate) fn hurry(&self) -> Arc<Hurry> {
+        self.hurry.clone()
     }
 
     /// Tasks alive on the users' runtime (users, handlers, timers), to spot leaks.
@@ -567,16 +614,24 @@ impl Users {
         self.rt.metrics().num_alive_tasks()
     }
 
-    /// Running users per master class name.
+    /// Users per master class name: running, and retired but still finishing.
     pub(crate) fn counts(&self) -> BTreeMap<String, u32> {
-        self.running
+        let mut counts: BTreeMap<String, u32> = self
+            .running
             .iter()
             .map(|(class, users)| (class.clone(), users.len() as u32))
-            .collect()
+            .collect();
+        for r in self.retiring.iter().filter(|r| !r.gone()) {
+            let n = counts.entry(r.class.clone()).or_default();
+            *n = n.saturating_add(1);
+        }
+        counts
     }
 
     pub(crate) fn total(&self) -> u32 {
-        self.running.values().map(|u| u.len() as u32).sum()
+        let running = self.running.values().map(|u| u.len() as u32).sum::<u32>();
+        let retiring = self.retiring.iter().filter(|r| !r.gone()).count();
+        running.saturating_add(retiring as u32)
     }
 
     /// Stops every user: each may finish its current task within `stop_timeout`, then is
@@ -602,12 +657,13 @@ impl Users {
             u.signal.soft_stop();
         }
         let stop_timeout = self.stop_timeout;
+        let hurry = self.hurry.clone();
         async move {
             let deadline = deadline_after(stop_timeout);
-            let users = users.into_iter().map(|u| stop_user(u, deadline));
+            let users = users.into_iter().map(|u| stop_user(u, deadline, &hurry));
             futures_join_all(users).await;
-            for mut r in retiring {
-                let _ = (&mut r).await;
+            for r in retiring {
+                let _ = r.join.await;
             }
         }
     }
@@ -627,12 +683,17 @@ async fn futures_join_all<F: Future<Output = ()>>(futures: impl Iterator<Item = 
     .await;
 }
 
-/// Stops one user that was told to stop softly: it may finish its task until `deadline`;
-/// then it is cancelled (its requests in flight finish and are recorded), gets
-/// [`ON_STOP_GRACE`] for `on_stop`, and is aborted once no request of its is in flight.
-async fn stop_user(user: UserHandle, deadline: tokio::time::Instant) {
+/// Stops one user that was told to stop softly: it may finish its task until `deadline`
+/// (or [`HURRIED_STOP`] after a [`Hurry`]); then it is cancelled (its requests in flight
+/// finish and are recorded), gets [`ON_STOP_GRACE`] for `on_stop`, and is aborted once no
+/// request of its is in flight.
+async fn stop_user(user: UserHandle, deadline: tokio::time::Instant, hurry: &Hurry) {
     let UserHandle { signal, mut join } = user;
-    if tokio::time::timeout_at(deadline, &mut join).await.is_ok() {
+    let ended = tokio::select! {
+        ended = tokio::time::timeout_at(deadline, &mut join) => ended.is_ok(),
+        _ = hurry.wait() => tokio::time::timeout(HURRIED_STOP, &mut join).await.is_ok(),
+    };
+    if ended {
         return;
     }
     signal.hard_stop();
@@ -646,9 +707,77 @@ async fn stop_user(user: UserHandle, deadline: tokio::time::Instant) {
 }
 
 /// Stops one user in the background: soft stop, then as [`stop_user`] after `stop_timeout`.
-fn retire(user: UserHandle, stop_timeout: Duration) -> impl Future<Output = ()> + Send + 'static {
+fn retire(
+    user: UserHandle,
+    stop_timeout: Duration,
+    hurry: Arc<Hurry>,
+) -> impl Future<Output = ()> + Send + 'static {
     user.signal.soft_stop();
-    stop_user(user, deadline_after(stop_timeout))
+    async move { stop_user(user, deadline_after(stop_timeout), &hurry).await }
+}
+
+/// Once set, stops under way and to come give users only [`HURRIED_STOP`] to finish their
+/// task (quit does not wait for a whole `stop_timeout`).
+#[derive(Default)]
+pub(crate) struct Hurry {
+    on: AtomicBool,
+    notify: Notify,
+}
+
+impl Hurry {
+    pub(crate) fn now(&self) {
+        self.on.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    async fn wait(&self) {
+        loop {
+            // Created before the check, so a hurry in between still wakes us.
+            let notified = self.notify.notified();
+            if self.on.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Ends once the users one [`Users::apply`] retired are gone.
+pub(crate) type Retiring = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The users one [`Users::apply`] retired: done once the last member is dropped.
+#[derive(Default)]
+struct Batch {
+    left: AtomicU32,
+    notify: Notify,
+}
+
+/// A retired user of a [`Batch`], until it is gone (dropped on abort too).
+struct BatchMember(Arc<Batch>);
+
+impl Batch {
+    fn join(batch: &Arc<Batch>) -> BatchMember {
+        batch.left.fetch_add(1, Ordering::AcqRel);
+        BatchMember(batch.clone())
+    }
+
+    async fn done(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.left.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for BatchMember {
+    fn drop(&mut self) {
+        if self.0.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.notify.notify_waiters();
+        }
+    }
 }
 
 /// `after` from now; a year from now for a longer one (whatever the master sent, adding it
@@ -1336,6 +1465,59 @@ mod tests {
         assert_eq!(RECORDED.load(Ordering::SeqCst), served);
     }
 
+    /// Users retired mid-request still count (as Python's worker counts its greenlets
+    /// until they die), and the future `apply` returns ends once they are gone: the
+    /// worker's `spawning_complete` waits for it.
+    #[test]
+    fn retired_users_count_until_they_are_gone() {
+        static STARTED: AtomicU32 = AtomicU32::new(0);
+        static HELD: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(0);
+        fn request(ctx: &mut Ctx) -> crate::registry::BoxFuture<'_, Outcome> {
+            Box::pin(async move {
+                let _in_flight = ctx.in_flight().await;
+                STARTED.fetch_add(1, Ordering::SeqCst);
+                let _answer = HELD.acquire().await;
+                Ok(())
+            })
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut registry = Registry::default();
+        registry.add_task(Task::new("request", 1, TaskFn::Async(request)));
+        let mut users = Users::new(
+            rt.handle().clone(),
+            Arc::new(registry),
+            Arc::default(),
+            None,
+        );
+        users.set_stop_timeout(Duration::ZERO);
+        let at = |n: u32| BTreeMap::from([(DEFAULT_CLASS.to_string(), n)]);
+        assert!(users.apply(&at(4)).is_none(), "nobody was retired");
+        rt.block_on(async {
+            while STARTED.load(Ordering::SeqCst) < 4 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        let mut retiring = users.apply(&at(1)).expect("three users were retired");
+        assert_eq!(users.total(), 4);
+        assert_eq!(users.counts(), at(4));
+        let early = rt.block_on(async {
+            tokio::time::timeout(Duration::from_millis(50), &mut retiring).await
+        });
+        assert!(early.is_err(), "done while their requests are in flight");
+        HELD.add_permits(1);
+        rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), retiring).await })
+            .expect("the retired users are gone once their requests end");
+        assert_eq!(users.total(), 1);
+        assert_eq!(users.counts(), at(1));
+        HELD.add_permits(1_000);
+        rt.block_on(users.stop_all());
+        assert_eq!(users.total(), 0);
+    }
+
     /// Each task of `--run-tasks` runs on a fresh user: a cookie one class's task got does
     /// not reach the other class's (whose task has the same name: names are per class).
     #[cfg(feature = "http")]
@@ -1482,11 +1664,15 @@ mod tests {
             users.apply(&BTreeMap::from([("Invented".to_string(), 2)]));
             let runs_any = users.plan.resolve("Invented").is_some();
             assert_eq!(users.total(), if runs_any { 3 } else { 1 });
-            users.apply(&BTreeMap::from([
+            let retiring = users.apply(&BTreeMap::from([
                 ("Shopper".to_string(), 0),
                 ("Invented".to_string(), 0),
             ]));
-            users.apply(&BTreeMap::from([("Other".to_string(), 0)]));
+            rt.block_on(retiring.expect("users were retired"));
+            assert_eq!(users.total(), 0);
+            assert!(users
+                .apply(&BTreeMap::from([("Other".to_string(), 0)]))
+                .is_none());
             assert_eq!(users.total(), 0);
             assert!(users.running.len() <= 1, "{:?}", users.counts());
             rt.block_on(users.stop_all());

@@ -37,9 +37,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const NO_MASTER_EVERY: Duration = Duration::from_secs(5);
 /// At quit, how long running tasks may take to finish before they are cancelled.
 const QUIT_SOFT_STOP: Duration = Duration::from_millis(200);
-/// At quit, how long a stop already under way may still take (its users were told to stop
-/// when it began; the master waits 0.5 s for final reports).
-const QUIT_STOPPING_GRACE: Duration = Duration::from_millis(500);
 /// How long quit waits for the quit handlers before the process exits.
 const QUIT_HANDLERS_GRACE: Duration = Duration::from_secs(5);
 /// How long closing a connection waits for the last frames to be written and the master
@@ -120,6 +117,11 @@ pub(crate) struct Worker {
     ready_sent: Instant,
     /// `None` while a [`Busy`] job holds them.
     users: Option<Users>,
+    /// Cuts the users' stops short at quit.
+    hurry: Arc<crate::users::Hurry>,
+    /// A spawn that retired users: `spawning_complete` waits for them to be gone, as a
+    /// Python worker's does (runners.py `start_worker`).
+    completing: Option<crate::users::Retiring>,
     busy: Option<Busy>,
     /// Master messages that need the users, received while they were stopping.
     deferred: VecDeque<FromMaster>,
@@ -175,6 +177,8 @@ impl Worker {
             acked: false,
             ever_acked: false,
             ready_sent: Instant::now(),
+            hurry: users.hurry(),
+            completing: None,
             users: Some(users),
             busy: None,
             deferred: VecDeque::new(),
@@ -305,6 +309,7 @@ impl Worker {
                         return Err(self.quit(None, exit).await);
                     }
                 }
+                _ = until_complete(&mut self.completing) => self.spawning_complete(None),
             }
         }
     }
@@ -417,6 +422,10 @@ impl Worker {
                     None
                 }
                 step = busy_step(&mut self.busy) => self.after_step(Some(link), step),
+                _ = until_complete(&mut self.completing) => {
+                    self.spawning_complete(Some(link));
+                    None
+                }
                 _ = self.signals.recv() => Some(SessionEnd::Quit(Exit::Signal)),
             };
             if let Some(end) = end {
@@ -570,19 +579,35 @@ impl Worker {
         };
         let fallback = self.opts.host.clone();
         self.host.set(event.host.clone().or(fallback));
-        users.apply(&event.user_classes_count);
+        // A spawn replaces the one still completing, as Python's kills its greenlet.
+        self.completing = users.apply(&event.user_classes_count);
         tracing::info!(
             "spawn: {:?} (host {:?})",
             event.user_classes_count,
             event.host
         );
+        self.bus.fire(Event::Spawn(event));
+        if self.completing.is_none() {
+            self.spawning_complete(Some(link));
+        } else {
+            tracing::debug!("spawning_complete once the retired users are gone");
+        }
+    }
+
+    /// The spawn is done (its retired users gone): the counts as they are now.
+    fn spawning_complete(&mut self, link: Option<&mut Link>) {
+        self.completing = None;
+        self.state = WorkerState::Running;
+        let Some(users) = self.users.as_ref() else {
+            return;
+        };
         let done = SpawningComplete {
             user_classes_count: users.counts(),
             user_count: users.total(),
         };
-        self.bus.fire(Event::Spawn(event));
-        self.send(link, "spawning_complete", &done);
-        self.state = WorkerState::Running;
+        if let Some(link) = link {
+            self.send(link, "spawning_complete", &done);
+        }
     }
 
     /// The web UI's class picker edited a class (Locust's `update_user_class`): its tasks
@@ -654,6 +679,8 @@ impl Worker {
     /// Starts stopping every user: the control loop goes on, and `then` follows once they
     /// and the `test_stop` handlers are done.
     fn stop_users(&mut self, then: AfterStop) {
+        // A stop ends the spawn still completing, as Python's kills its greenlet.
+        self.completing = None;
         let Some(mut users) = self.users.take() else {
             return;
         };
@@ -771,6 +798,11 @@ impl Worker {
         if self.master_takes_logs && self.logs_sent.elapsed() >= LOGS_INTERVAL {
             self.send_logs(link);
         }
+        self.heartbeat(link);
+        None
+    }
+
+    fn heartbeat(&mut self, link: &mut Link) {
         let (cpu, rss) = self.metrics.sample();
         let hb = Heartbeat {
             state: self.state,
@@ -778,7 +810,6 @@ impl Worker {
             current_memory_usage: rss,
         };
         self.send(link, "heartbeat", &hb);
-        None
     }
 
     /// Sends the WARN and ERROR lines so far, when there are new ones (the master shows them
@@ -854,25 +885,28 @@ impl Worker {
     /// Quit from any state: stop users, send the final report and `quit` at once, let the
     /// quit handlers run, and close the connection once all of it is written.
     async fn quit(&mut self, mut link: Option<Link>, exit: Exit) -> Exit {
+        // Every stop, under way or to come, gives tasks only a short moment more (the master
+        // waits 0.5 s for final reports after its own quit); requests in flight still finish
+        // and are recorded, however long they take.
+        self.hurry.now();
+        self.completing = None;
         let mut was_running = self.state != WorkerState::Ready;
         match self.busy.take() {
-            Some(Busy::Users(stopping, _)) => {
-                match tokio::time::timeout(QUIT_STOPPING_GRACE, stopping).await {
-                    Ok(users) => self.users = Some(users),
-                    Err(_) => tracing::warn!(
-                        "users still stopping {QUIT_STOPPING_GRACE:?} after quit: left behind"
-                    ),
-                }
-            }
+            Some(Busy::Users(stopping, _)) => match self.heartbeating(&mut link, stopping).await {
+                Some(users) => self.users = Some(users),
+                None => tracing::warn!("users still stopping at a second signal: left behind"),
+            },
             // Their stop and test_stop events are already fired.
             Some(Busy::Handlers(..)) => was_running = false,
             None => {}
         }
-        if let Some(users) = self.users.as_mut() {
-            // The master waits only 0.5 s for final reports: tasks in flight get a short
-            // moment to finish (so what they did is counted), not the whole stop_timeout.
+        if let Some(mut users) = self.users.take() {
             users.set_stop_timeout(QUIT_SOFT_STOP);
-            users.stop_all().await;
+            let stopping = users.stopping();
+            if self.heartbeating(&mut link, stopping).await.is_none() {
+                tracing::warn!("users still stopping at a second signal: left behind");
+            }
+            self.users = Some(users);
         }
         if let Some(link) = link.as_mut() {
             self.report(Some(link));
@@ -902,6 +936,37 @@ impl Worker {
         self.outputs.stop();
         outbox::install(None);
         exit
+    }
+
+    /// Awaits `fut` while heartbeating the master (so that a long wait does not get us
+    /// marked missing) and reading what it sends (dropped: we are quitting). A second
+    /// signal gives up the wait (`None`).
+    async fn heartbeating<F: Future>(
+        &mut self,
+        link: &mut Option<Link>,
+        fut: F,
+    ) -> Option<F::Output> {
+        let mut fut = std::pin::pin!(fut);
+        let mut beat = tokio::time::interval(HEARTBEAT_INTERVAL);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        beat.reset();
+        loop {
+            tokio::select! {
+                out = &mut fut => return Some(out),
+                _ = beat.tick() => {
+                    if let Some(l) = link.as_mut() {
+                        self.heartbeat(l);
+                    }
+                }
+                event = next_event(link) => {
+                    if let LinkEvent::Lost(why) = event {
+                        tracing::debug!("connection lost while quitting: {why}");
+                        *link = None;
+                    }
+                }
+                _ = self.signals.recv() => return None,
+            }
+        }
     }
 
     fn send<T: Serialize + ?Sized>(&mut self, link: &mut Link, kind: &str, data: &T) {
@@ -941,6 +1006,22 @@ impl Worker {
                 tracing::error!("too many unsent messages: dropped the oldest");
             }
         }
+    }
+}
+
+/// The next event of the connection; never, without one.
+async fn next_event(link: &mut Option<Link>) -> LinkEvent {
+    match link.as_mut() {
+        Some(link) => link.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Ends once the spawn still completing is done; never when none is.
+async fn until_complete(completing: &mut Option<crate::users::Retiring>) {
+    match completing.as_mut() {
+        Some(retiring) => retiring.await,
+        None => std::future::pending().await,
     }
 }
 
