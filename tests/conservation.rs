@@ -27,20 +27,41 @@ fn counting_target() -> (String, Arc<AtomicU64>) {
 /// [`counting_target`] answering after `latency` plus up to `jitter` more, varying from
 /// request to request (so that users do not move in step).
 fn slow_counting_target(latency: Duration, jitter: Duration) -> (String, Arc<AtomicU64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the target");
-    let port = listener.local_addr().expect("local addr").port();
-    let served = Arc::new(AtomicU64::new(0));
-    let shared = served.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let served = shared.clone();
-            std::thread::spawn(move || connection(stream, &served, latency, jitter));
-        }
-    });
-    (format!("http://127.0.0.1:{port}"), served)
+    let (host, target) = target(latency, jitter);
+    (host, target.served)
 }
 
-fn connection(stream: TcpStream, served: &AtomicU64, latency: Duration, jitter: Duration) {
+/// What a target has read, and answered.
+#[derive(Clone, Default)]
+struct Counts {
+    served: Arc<AtomicU64>,
+    answered: Arc<AtomicU64>,
+}
+
+impl Counts {
+    /// Requests read and not answered yet.
+    fn in_flight(&self) -> u64 {
+        let answered = self.answered.load(Ordering::SeqCst);
+        self.served.load(Ordering::SeqCst).saturating_sub(answered)
+    }
+}
+
+/// [`slow_counting_target`], with its answers counted too.
+fn target(latency: Duration, jitter: Duration) -> (String, Counts) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the target");
+    let port = listener.local_addr().expect("local addr").port();
+    let counts = Counts::default();
+    let shared = counts.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let counts = shared.clone();
+            std::thread::spawn(move || connection(stream, &counts, latency, jitter));
+        }
+    });
+    (format!("http://127.0.0.1:{port}"), counts)
+}
+
+fn connection(stream: TcpStream, counts: &Counts, latency: Duration, jitter: Duration) {
     let mut out = stream.try_clone().expect("clone the stream");
     let mut reader = BufReader::new(stream);
     loop {
@@ -57,12 +78,14 @@ fn connection(stream: TcpStream, served: &AtomicU64, latency: Duration, jitter: 
                 break;
             }
         }
-        let n = served.fetch_add(1, Ordering::SeqCst);
+        let n = counts.served.fetch_add(1, Ordering::SeqCst);
         // A spread of the jitter by the request's number (Weyl sequence: evenly spread).
         let spread = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64;
         std::thread::sleep(latency + jitter.mul_f64(spread));
         let resp = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-        if out.write_all(resp.as_bytes()).is_err() {
+        let written = out.write_all(resp.as_bytes());
+        counts.answered.fetch_add(1, Ordering::SeqCst);
+        if written.is_err() {
             return;
         }
     }
@@ -229,4 +252,135 @@ fn a_worker_quitting_mid_request_loses_none() {
         assert_eq!(counted, served);
         stop(web);
     }
+}
+
+/// SIGTERM while a stop is under way (web UI Stop at `--stop-timeout 30`, every user
+/// mid-request on a target that answers in 3 to 3.5 s): the worker waits for the requests in
+/// flight (heartbeating the master meanwhile), where it once left its users behind after
+/// 0.5 s, and exits 0 with every request counted.
+#[test]
+fn a_signal_during_a_long_stop_loses_none() {
+    let (host, served) =
+        slow_counting_target(Duration::from_millis(3000), Duration::from_millis(500));
+    let dir = scratch("quit-while-stopping");
+    let port = free_port();
+    let (master, web) = web_master(
+        &dir,
+        "examples/locustfile.py",
+        port,
+        &["--stop-timeout", "30"],
+    );
+    let mut worker = worker(&dir, "http", port, &[], &[]);
+    wait_workers(web, 1, "ready", Duration::from_secs(30));
+    swarm(web, 10, &host);
+    wait_workers(web, 1, "running", Duration::from_secs(10));
+    // Each user on its second request (just sent: 2.5 s or more to go).
+    wait_for(
+        "every user's second request",
+        Duration::from_secs(15),
+        || (served.load(Ordering::SeqCst) >= 20).then_some(()),
+    );
+    // The master answers POST /stop once its workers have stopped: ask from a thread.
+    let stopping = std::thread::spawn(move || stop(web));
+    wait_for("the worker told to stop", Duration::from_secs(10), || {
+        worker
+            .output()
+            .contains("the master says stop")
+            .then_some(())
+    });
+    // The users finish their task (stop_timeout 30): their requests are in flight now.
+    worker.signal("TERM");
+    worker.assert_exit(0, Duration::from_secs(10));
+    let served = served.load(Ordering::SeqCst);
+    let counted = wait_for(
+        &format!("the worker gone, its final report counting {served}"),
+        Duration::from_secs(10),
+        || {
+            aggregated_requests(web)
+                .filter(|(n, _, w)| w.is_empty() && *n == served)
+                .map(|(n, _, _)| n)
+        },
+    );
+    assert_eq!(counted, served, "master log:\n{}", master.output());
+    stopping.join().expect("POST /stop");
+    let log = worker.output();
+    assert!(!log.contains("left behind"), "worker log:\n{log}");
+}
+
+/// A ramp-down (web UI edit 20 → 3 users at `--stop-timeout 10`) with every user mid-request
+/// on a target that answers in 5 s: as a Python worker, ours counts the retired users until
+/// they are gone and only then reports `spawning_complete`, so the master (waiting for the
+/// workers' counts to reach the target) fires its `spawning_complete` event only once the
+/// retired users' requests are answered. Then Stop: served == counted.
+#[test]
+fn a_ramp_down_completes_once_the_retired_users_are_gone() {
+    let (host, target) = target(Duration::from_secs(5), Duration::ZERO);
+    let dir = scratch("ramp-down-complete");
+    let port = free_port();
+    let web = free_port();
+    let mut cmd = std::process::Command::new(locust());
+    cmd.arg("-f")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/locustfiles/spawning_complete.py"))
+        .args(["--master", "--master-bind-host", "127.0.0.1"])
+        .args(["--master-bind-port", &port.to_string()])
+        .args(["--web-host", "127.0.0.1", "--web-port", &web.to_string()])
+        .args(["--stop-timeout", "10"])
+        // The master waits (up to 30 s, not 1 s) for the workers' counts to reach the target.
+        .env("LOCUST_WAIT_FOR_WORKERS_REPORT_AFTER_RAMP_UP", "30")
+        .current_dir(&dir);
+    let master = Proc::spawn("master", cmd, &dir);
+    let worker = worker(&dir, "http", port, &[], &[]);
+    wait_workers(web, 1, "ready", Duration::from_secs(30));
+    swarm(web, 20, &host);
+    wait_for("20 requests in flight", Duration::from_secs(10), || {
+        (target.in_flight() == 20).then_some(())
+    });
+    wait_for(
+        "the master's spawning_complete at 20",
+        Duration::from_secs(10),
+        || {
+            master
+                .output()
+                .contains("SPAWNING_COMPLETE 20")
+                .then_some(())
+        },
+    );
+    // 20 → 3 in one step (a spawn rate above the difference).
+    let (code, body) = http(
+        web,
+        "POST",
+        "/swarm",
+        &[("user_count", "3"), ("spawn_rate", "100"), ("host", &host)],
+    );
+    assert_eq!(code, 200, "{body}");
+    let in_flight = wait_for(
+        "the master's spawning_complete at 3",
+        Duration::from_secs(20),
+        || {
+            let seen = master.output().contains("SPAWNING_COMPLETE 3\n");
+            seen.then(|| target.in_flight())
+        },
+    );
+    assert!(
+        in_flight <= 3,
+        "spawning_complete while {in_flight} requests were in flight; master log:\n{}\nworker \
+         log:\n{}",
+        master.output(),
+        worker.output()
+    );
+    stop(web);
+    wait_workers(web, 1, "ready", Duration::from_secs(20));
+    let served = target.served.load(Ordering::SeqCst);
+    let counted = wait_for(
+        &format!("the master counting {served}"),
+        Duration::from_secs(10),
+        || {
+            aggregated_requests(web)
+                .filter(|(n, state, _)| state == "stopped" && *n == served)
+                .map(|(n, _, _)| n)
+        },
+    );
+    assert_eq!(counted, served);
+    master.signal("TERM");
+    worker.signal("TERM");
 }
