@@ -830,16 +830,14 @@ async fn user_loop(slot: Arc<ClassSlot>, mut ctx: Ctx, shared: Shared, signal: A
         let class = &plan.class;
         let began = (shared.limiter.is_none() || wait_uses_elapsed).then(Instant::now);
         if let Some(limiter) = &shared.limiter {
-            let acquired = tokio::select! {
-                biased;
-                _ = signal.soft() => break,
-                r = acquire(&**limiter) => r,
+            let Some(acquired) = Box::pin(acquire_unless_stopped(&**limiter, &signal)).await else {
+                break;
             };
             if let Err(panic) = acquired {
                 // Recorded as a task's panic is; the user backs off and tries again.
                 let what = format!("rate limiter of {}", class.name);
                 backoff.failed("rate_limiter", &class.name, &what, &*panic);
-                if backoff.pause(&signal).await.is_err() {
+                if Box::pin(backoff.pause(&signal)).await.is_err() {
                     break;
                 }
                 continue;
@@ -885,7 +883,7 @@ async fn user_loop(slot: Arc<ClassSlot>, mut ctx: Ctx, shared: Shared, signal: A
                 // Recorded as a task's panic is; the user waits a growing pause instead.
                 let what = format!("wait_time of {}", class.name);
                 backoff.failed("wait_time", &class.name, &what, &*panic);
-                if backoff.pause(&signal).await.is_err() {
+                if Box::pin(backoff.pause(&signal)).await.is_err() {
                     break;
                 }
                 continue;
@@ -904,6 +902,18 @@ async fn user_loop(slot: Arc<ClassSlot>, mut ctx: Ctx, shared: Shared, signal: A
         if let Err(panic) = CatchUnwind(stop(&mut *state, &mut ctx)).await {
             report_panic(&format!("on_stop of {}", plan.class.name), &*panic);
         }
+    }
+}
+
+/// [`acquire`], unless the user is told to stop first (`None`).
+async fn acquire_unless_stopped(
+    limiter: &dyn RateLimiter,
+    signal: &UserSignal,
+) -> Option<Result<(), Box<dyn Any + Send>>> {
+    tokio::select! {
+        biased;
+        _ = signal.soft() => None,
+        r = acquire(limiter) => Some(r),
     }
 }
 
@@ -1267,26 +1277,42 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
 }
 
 // --- Hook for the control plane (worker.rs): the web UI's class picker. ---
+
+/// What one `update_user_class` sets; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub(crate) struct ClassEdit {
+    /// The names of the tasks to run.
+    pub(crate) tasks: Option<Vec<String>>,
+    /// The class's own host (`Some(None)`: none, the master's applies).
+    pub(crate) host: Option<Option<String>>,
+    pub(crate) weight: Option<u32>,
+    pub(crate) fixed_count: Option<u32>,
+}
+
 impl Users {
     /// Locust's `update_user_class` (the web UI's class picker, 2.25+) for the master's
     /// class `name`: its tasks (by name, among this class's tasks after tag filtering) and
     /// its host, for the users started from now on and, from their next iteration, for
     /// its running users too (as Locust's pick their next task from the class's `tasks`).
-    pub(crate) fn update_class(
-        &mut self,
-        name: &str,
-        tasks: Option<&[String]>,
-        host: Option<Option<String>>,
-    ) -> Result<(), String> {
+    ///
+    /// `weight` and `fixed_count` are kept, as Python's worker sets them on its class; they
+    /// change nothing here (the master splits the users over the classes).
+    pub(crate) fn update_class(&mut self, name: &str, edit: ClassEdit) -> Result<(), String> {
         let Some(i) = self.plan.resolve_index(name) else {
             return Err(format!("this worker has no class {name:?}"));
         };
         let current = self.plan.classes[i].clone();
         let mut class = current.class.clone();
-        if let Some(host) = host {
+        if let Some(host) = edit.host {
             class.host = host;
         }
-        let table = match tasks {
+        if let Some(weight) = edit.weight {
+            class.weight = weight;
+        }
+        if let Some(fixed_count) = edit.fixed_count {
+            class.fixed_count = fixed_count;
+        }
+        let table = match edit.tasks.as_deref() {
             None => TaskTable::new(current.table.tasks.clone()),
             Some(wanted) => {
                 let full = Plan::new(&self.registry, &self.filter);
@@ -1721,9 +1747,15 @@ mod tests {
         wait("both users on both tasks", &|| {
             (0..2).all(|u| ran(u, 0) > 0 && ran(u, 1) > 0)
         });
-        users
-            .update_class(DEFAULT_CLASS, Some(&["b".to_string()]), None)
-            .unwrap();
+        let edit = ClassEdit {
+            tasks: Some(vec!["b".to_string()]),
+            weight: Some(7),
+            fixed_count: Some(3),
+            ..ClassEdit::default()
+        };
+        users.update_class(DEFAULT_CLASS, edit).unwrap();
+        let class = &users.plan.classes[0].class;
+        assert_eq!((class.weight, class.fixed_count), (7, 3));
         // Two iterations of `b` each: the iteration under way at the edit is over.
         let at_edit = [ran(0, 1), ran(1, 1)];
         wait("an iteration after the edit", &|| {
@@ -1763,9 +1795,10 @@ mod tests {
         let user = user_loop(users.slots[0].clone(), ctx, users.shared.clone(), signal);
         let size = std::mem::size_of_val(&user);
         eprintln!("user_loop future: {size} bytes");
-        // 712 bytes here, debug and release, 704 before the slot (BENCHMARKS.md §3 had 576
-        // when it measured 961 bytes per idle user): a guard against growing it by mistake.
-        assert!(size <= 720, "user_loop future: {size} bytes");
+        // 528 bytes here, debug and release (712 before the rate limiter's wait and the
+        // backoff's pause were boxed; BENCHMARKS.md §3): a guard against growing it by
+        // mistake.
+        assert!(size <= 536, "user_loop future: {size} bytes");
     }
 
     #[test]

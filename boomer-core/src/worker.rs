@@ -612,7 +612,8 @@ impl Worker {
 
     /// The web UI's class picker edited a class (Locust's `update_user_class`): its tasks
     /// and host apply to the users started from then on, and to its running users from
-    /// their next iteration (weight and fixed_count are the master's business).
+    /// their next iteration; weight and fixed_count are kept as Python's worker keeps them
+    /// (the master's dispatcher is what uses them).
     fn update_user_class(&mut self, data: &rmpv::Value) {
         let field = |key: &str| {
             data.as_map()?
@@ -632,10 +633,22 @@ impl Worker {
             })
         });
         let host = field("host").map(|v| v.as_str().filter(|h| !h.is_empty()).map(str::to_string));
+        // Whole numbers only (the web UI sends ints), clamped to what a class holds.
+        let count = |key: &str| {
+            field(key)
+                .and_then(|v| v.as_u64())
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        let edit = crate::users::ClassEdit {
+            tasks,
+            host,
+            weight: count("weight"),
+            fixed_count: count("fixed_count"),
+        };
         let Some(users) = self.users.as_mut() else {
             return;
         };
-        match users.update_class(name, tasks.as_deref(), host) {
+        match users.update_class(name, edit) {
             Ok(()) => tracing::info!("the web UI updated class {name:?}: {data}"),
             Err(e) => tracing::warn!("update_user_class from the web UI not applied: {e}"),
         }
