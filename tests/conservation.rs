@@ -171,11 +171,13 @@ fn a_load_shape_loses_no_request_at_stop_timeout_1() {
 #[test]
 fn web_ui_user_edits_lose_no_request() {
     let (host, served) = counting_target();
-    let dir = scratch("edits");
-    let port = free_port();
-    let (master, web) = web_master(&dir, "examples/locustfile.py", port, &[]);
-    let worker = worker(&dir, "http", port, &[], &[]);
-    wait_workers(web, 1, "ready", Duration::from_secs(30));
+    let Cluster {
+        dir,
+        web,
+        master,
+        worker,
+        ..
+    } = ready_cluster("edits", "examples/locustfile.py", &[], "http", &[], &[]);
     for users in [5, 20, 3] {
         swarm(web, users, &host);
         wait_for(
@@ -262,16 +264,19 @@ fn a_worker_quitting_mid_request_loses_none() {
 fn a_signal_during_a_long_stop_loses_none() {
     let (host, served) =
         slow_counting_target(Duration::from_millis(3000), Duration::from_millis(500));
-    let dir = scratch("quit-while-stopping");
-    let port = free_port();
-    let (master, web) = web_master(
-        &dir,
+    let Cluster {
+        web,
+        master,
+        mut worker,
+        ..
+    } = ready_cluster(
+        "quit-while-stopping",
         "examples/locustfile.py",
-        port,
         &["--stop-timeout", "30"],
+        "http",
+        &[],
+        &[],
     );
-    let mut worker = worker(&dir, "http", port, &[], &[]);
-    wait_workers(web, 1, "ready", Duration::from_secs(30));
     swarm(web, 10, &host);
     wait_workers(web, 1, "running", Duration::from_secs(10));
     // Each user on its second request (just sent: 2.5 s or more to go).

@@ -84,22 +84,19 @@ fn count(log: &str, what: &str) -> usize {
 /// `client_stopped` comes once they are done.
 #[test]
 fn heartbeats_go_on_while_users_stop() {
-    let dir = scratch("control-stop-timeout");
-    let port = free_port();
-    let (mut master, web) = web_master(
-        &dir,
+    let Cluster {
+        web,
+        mut master,
+        mut worker,
+        ..
+    } = ready_cluster(
+        "control-stop-timeout",
         "tests/control/reconnect.py",
-        port,
         &["--stop-timeout", "15"],
-    );
-    let mut worker = worker(
-        &dir,
         "e2e_control",
-        port,
         &[("CONTROL_SLEEP_MS", "12000")],
         &[],
     );
-    wait_workers(web, 1, "ready", RUN);
     swarm(web, 4, "http://127.0.0.1:9");
     wait_workers(web, 1, "running", RUN);
     // The scenario: the stop comes 2 s into the run, while every task sleeps.
@@ -127,17 +124,19 @@ fn heartbeats_go_on_while_users_stop() {
 /// before it; the worker heartbeats meanwhile.
 #[test]
 fn client_stopped_follows_the_test_stop_handlers() {
-    let dir = scratch("control-test-stop");
-    let port = free_port();
-    let (mut master, web) = web_master(&dir, "tests/control/reconnect.py", port, &[]);
-    let mut worker = worker(
-        &dir,
+    let Cluster {
+        web,
+        mut master,
+        mut worker,
+        ..
+    } = ready_cluster(
+        "control-test-stop",
+        "tests/control/reconnect.py",
+        &[],
         "e2e_control",
-        port,
         &[("CONTROL_TEST_STOP_MS", "5000")],
         &[],
     );
-    wait_workers(web, 1, "ready", RUN);
     swarm(web, 2, "http://127.0.0.1:9");
     wait_for("requests", RUN, || {
         (requests_named(web, "/w0") > 0).then_some(())
@@ -214,17 +213,19 @@ fn reconnect_requests_keep_users_and_leak_nothing() {
     ) {
         return;
     }
-    let dir = scratch("control-reconnect");
-    let port = free_port();
-    let (mut master, web) = web_master(&dir, "tests/control/reconnect.py", port, &[]);
-    let mut worker = worker(
-        &dir,
+    let Cluster {
+        web,
+        mut master,
+        mut worker,
+        ..
+    } = ready_cluster(
+        "control-reconnect",
+        "tests/control/reconnect.py",
+        &[],
         "e2e_control",
-        port,
         &[],
         &["--loglevel", "info,boomer_core=debug"],
     );
-    wait_workers(web, 1, "ready", RUN);
     swarm(web, 3, "http://127.0.0.1:9");
     wait_workers(web, 1, "running", RUN);
     let tasks = |log: &str| -> Vec<u64> {
@@ -287,17 +288,19 @@ fn a_frozen_master_gets_its_worker_back() {
     ) {
         return;
     }
-    let dir = scratch("control-frozen");
-    let port = free_port();
-    let (mut master, web) = web_master(&dir, "tests/control/reconnect.py", port, &[]);
-    let mut worker = worker(
-        &dir,
+    let Cluster {
+        web,
+        mut master,
+        mut worker,
+        ..
+    } = ready_cluster(
+        "control-frozen",
+        "tests/control/reconnect.py",
+        &[],
         "e2e_control",
-        port,
         &[],
         &["--master-heartbeat-timeout", "3"],
     );
-    wait_workers(web, 1, "ready", RUN);
     swarm(web, 2, "http://127.0.0.1:9");
     wait_for("requests", RUN, || {
         (requests_named(web, "/w0") > 0).then_some(())
@@ -357,11 +360,19 @@ fn the_web_ui_picks_the_tasks() {
     if !master_has((2, 25, 0), "update_user_class") {
         return;
     }
-    let dir = scratch("control-picker");
-    let port = free_port();
-    let (mut master, web) = web_master(&dir, "tests/control/reconnect.py", port, &[]);
-    let mut worker = worker(&dir, "e2e_control", port, &[("CONTROL_TOCK", "1")], &[]);
-    wait_workers(web, 1, "ready", RUN);
+    let Cluster {
+        web,
+        mut master,
+        mut worker,
+        ..
+    } = ready_cluster(
+        "control-picker",
+        "tests/control/reconnect.py",
+        &[],
+        "e2e_control",
+        &[("CONTROL_TOCK", "1")],
+        &[],
+    );
     post_user(web, r#"{"user_class_name": "RustUser", "tasks": ["tock"]}"#);
     // The master sent update_user_class before answering: it reaches the worker before
     // the spawn, on the same connection.
@@ -416,11 +427,19 @@ fn the_web_ui_picks_the_tasks_of_running_users() {
     if !master_has((2, 25, 0), "update_user_class") {
         return;
     }
-    let dir = scratch("control-picker-running");
-    let port = free_port();
-    let (mut master, web) = web_master(&dir, "tests/control/reconnect.py", port, &[]);
-    let mut worker = worker(&dir, "e2e_control", port, &[("CONTROL_IDS", "1")], &[]);
-    wait_workers(web, 1, "ready", RUN);
+    let Cluster {
+        web,
+        mut master,
+        mut worker,
+        ..
+    } = ready_cluster(
+        "control-picker-running",
+        "tests/control/reconnect.py",
+        &[],
+        "e2e_control",
+        &[("CONTROL_IDS", "1")],
+        &[],
+    );
     swarm(web, 3, "");
     let count = |rows: &BTreeMap<String, u64>, name: &str| rows.get(name).copied().unwrap_or(0);
     wait_for("each of the 3 users running both tasks", RUN, || {
@@ -527,11 +546,19 @@ fn tasks_see_the_worker_index() {
 /// worker may use (never above 100 %), as a Python worker's saturated thread shows 100 %.
 #[test]
 fn cpu_is_rounded_and_of_the_usable_cores() {
-    let dir = scratch("control-cpu");
-    let port = free_port();
-    let (mut master, web) = web_master(&dir, "tests/control/reconnect.py", port, &[]);
-    let mut worker = worker(&dir, "e2e_control", port, &[("CONTROL_SPIN", "1")], &[]);
-    wait_workers(web, 1, "ready", RUN);
+    let Cluster {
+        web,
+        mut master,
+        mut worker,
+        ..
+    } = ready_cluster(
+        "control-cpu",
+        "tests/control/reconnect.py",
+        &[],
+        "e2e_control",
+        &[("CONTROL_SPIN", "1")],
+        &[],
+    );
     swarm(web, 8, "http://127.0.0.1:9");
     wait_workers(web, 1, "running", RUN);
     let mut seen = Vec::new();

@@ -92,21 +92,11 @@ fn custom_messages_round_trip() {
 fn stop_then_start_counts_each_run() {
     let dir = scratch("stopstart");
     let port = free_port();
-    let web = free_port();
-    let mut master = master(
+    let (mut master, web) = web_master(
         &dir,
         "examples/locustfile.py",
         port,
-        &[
-            "--web-host",
-            "127.0.0.1",
-            "--web-port",
-            &web.to_string(),
-            "--csv",
-            "run",
-            "--exit-code-on-error",
-            "0",
-        ],
+        &["--csv", "run", "--exit-code-on-error", "0"],
     );
     let mut worker = worker(
         &dir,
@@ -166,13 +156,7 @@ fn stop_then_start_counts_each_run() {
 fn host_changes_reach_running_users() {
     let dir = scratch("host");
     let port = free_port();
-    let web = free_port();
-    let mut master = master(
-        &dir,
-        "examples/locustfile.py",
-        port,
-        &["--web-host", "127.0.0.1", "--web-port", &web.to_string()],
-    );
+    let (mut master, web) = web_master(&dir, "examples/locustfile.py", port, &[]);
     let _worker = worker(&dir, "e2e_host", port, &[], &[]);
     wait_for("the worker to be ready", RUN, || {
         aggregated_requests(web)
@@ -228,11 +212,12 @@ fn users_of(web: u16, name: &str) -> std::collections::BTreeSet<String> {
 /// before quit; sync and async handlers alike (examples/events.rs logs them).
 #[test]
 fn handlers_fire_in_order_with_their_payloads() {
-    let dir = scratch("events");
-    let port = free_port();
-    let (mut master, web) = web_master(&dir, "examples/locustfile.py", port, &[]);
-    let mut worker = worker(&dir, "events", port, &[], &[]);
-    wait_workers(web, 1, "ready", RUN);
+    let Cluster {
+        web,
+        mut master,
+        mut worker,
+        ..
+    } = ready_cluster("events", "examples/locustfile.py", &[], "events", &[], &[]);
     swarm(web, 2, "http://127.0.0.1:9");
     // Masters before 2.29 do not broadcast spawning_complete.
     let broadcast = locust_version() >= (2, 29, 0);

@@ -379,16 +379,19 @@ fn nothing_lost_nothing_counted_twice() {
 /// masters get no `logs` message at all.
 #[test]
 fn warnings_reach_the_master_logs_tab() {
-    let dir = scratch("logs");
-    let port = free_port();
-    let (mut master, web) = web_master(
-        &dir,
+    let Cluster {
+        web,
+        mut master,
+        mut worker,
+        ..
+    } = ready_cluster(
+        "logs",
         "examples/locustfile.py",
-        port,
         &["--exit-code-on-error", "0"],
+        "e2e_panicky",
+        &[],
+        &[],
     );
-    let mut worker = worker(&dir, "e2e_panicky", port, &[], &[]);
-    wait_workers(web, 1, "ready", RUN);
     swarm(web, 1, "http://127.0.0.1:9");
     let (code, _) = http(web, "GET", "/logs", &[]);
     if code == 404 {
@@ -444,17 +447,19 @@ fn rss_kib(pid: u32) -> u64 {
 /// no task is left behind, and its memory does not grow.
 #[test]
 fn a_hundred_stop_start_cycles_leak_nothing() {
-    let dir = scratch("cycles");
-    let port = free_port();
-    let (mut master, web) = web_master(&dir, "examples/locustfile.py", port, &[]);
-    let mut worker = worker(
-        &dir,
+    let Cluster {
+        web,
+        mut master,
+        mut worker,
+        ..
+    } = ready_cluster(
+        "cycles",
+        "examples/locustfile.py",
+        &[],
         "e2e_host",
-        port,
         &[],
         &["--loglevel", "info,boomer_core=debug"],
     );
-    wait_workers(web, 1, "ready", RUN);
     let alive_tasks = |log: &str| -> Vec<u64> {
         log.lines()
             .filter_map(|l| l.split("tasks alive on the users' runtime: ").nth(1))

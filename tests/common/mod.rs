@@ -441,3 +441,40 @@ pub fn master_error(text: &str) -> String {
     out.push(quote);
     out
 }
+
+/// The prologue most end-to-end tests share: a scratch directory, a web-UI master on free
+/// ports, and one example worker that the master lists as ready. Dropping it kills both.
+pub struct Cluster {
+    pub dir: PathBuf,
+    /// The master's port for workers.
+    pub port: u16,
+    /// The master's web port.
+    pub web: u16,
+    pub master: Proc,
+    pub worker: Proc,
+}
+
+/// A [`Cluster`] for test `test`: [`web_master`] running `locustfile` with `master_args`,
+/// and [`worker`] `example` with `env` and `worker_args`, once the master lists it as ready
+/// (within 60 s).
+pub fn ready_cluster(
+    test: &str,
+    locustfile: &str,
+    master_args: &[&str],
+    example: &str,
+    env: &[(&str, &str)],
+    worker_args: &[&str],
+) -> Cluster {
+    let dir = scratch(test);
+    let port = free_port();
+    let (master, web) = web_master(&dir, locustfile, port, master_args);
+    let worker = worker(&dir, example, port, env, worker_args);
+    wait_workers(web, 1, "ready", Duration::from_secs(60));
+    Cluster {
+        dir,
+        port,
+        web,
+        master,
+        worker,
+    }
+}
