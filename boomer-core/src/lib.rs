@@ -14,9 +14,11 @@ pub mod http;
 mod logs;
 mod outbox;
 pub mod output;
+mod process;
 pub mod protocol;
 mod ratelimit;
 pub mod registry;
+mod runner;
 mod standalone;
 pub mod stats;
 mod transport;
@@ -34,10 +36,10 @@ pub use logs::{master_log_layer, MasterLogLayer};
 pub use outbox::send_message;
 pub use ratelimit::{parse_duration, parse_ramp, RateLimiter, SmoothRateLimiter};
 pub use registry::{Handler, Registry, RegistryError, Task, TaskFn, UserClass};
+pub use runner::Exit;
 pub use stats::{record_failure, record_success};
 pub use users::InFlight;
 pub use wait::{between, constant, constant_pacing, constant_throughput, WaitTime};
-pub use worker::Exit;
 
 #[doc(hidden)]
 pub use inventory;

@@ -5,21 +5,19 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use crate::bus::EventBus;
 use crate::config::Options;
 use crate::events::{Event, SpawnEvent};
-use crate::outbox::{self, Outgoing};
+use crate::outbox::Outgoing;
 use crate::output::{Outputs, Report};
+use crate::runner::{self, ticker, Exit, Outbox, Signals};
 use crate::stats;
-use crate::users::{Gate, TagFilter, Users};
-use crate::worker::{ticker, Exit, Signals};
+use crate::users::Users;
 
 /// Locust's `CSV_STATS_INTERVAL_SEC`: one history row per second.
 const REPORT_INTERVAL: Duration = Duration::from_secs(1);
-const QUIT_HANDLERS_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs a standalone test to its end; [`Exit::Failures`] when anything failed.
 pub(crate) async fn run(
@@ -28,25 +26,14 @@ pub(crate) async fn run(
     bus: EventBus,
     mut outputs: Outputs,
 ) -> Exit {
-    let (tx, mut outbox) = mpsc::unbounded_channel();
-    outbox::install(Some(tx));
+    let mut outbox = Outbox::install();
     let mut runner = Runner {
         outputs: &mut outputs,
         failures: 0,
         exceptions: Vec::new(),
     };
     let start = Instant::now();
-    let gate = Gate::closed();
-    let filter = TagFilter {
-        include: (!opts.tags.is_empty()).then(|| opts.tags.clone()),
-        exclude: opts.exclude_tags.clone(),
-    };
-    users.new_test(gate.clone(), filter);
-    let started = bus.fire_wait(Event::TestStart);
-    tokio::spawn(async move {
-        let _ = started.await;
-        gate.open();
-    });
+    runner::start_test(&mut users, &bus, runner::tag_filter(&opts));
     tracing::info!(
         "Ramping to {} users at a rate of {:.2} per second",
         opts.users,
@@ -93,23 +80,16 @@ pub(crate) async fn run(
     // Locust's --stop-timeout: users may finish their current task for that long.
     users.set_stop_timeout(opts.stop_timeout.unwrap_or_default());
     users.stop_all().await;
-    bus.fire(Event::Stop);
-    bus.fire(Event::TestStop);
-    while let Ok(out) = outbox.try_recv() {
+    drop(runner::end_test(&bus));
+    while let Some(out) = outbox.try_recv() {
         runner.collect(out);
     }
     // The last window: everything recorded up to the users' stop is in the summary.
     runner.report(0);
     let failures = runner.failures + runner.exceptions.len() as u64;
     outputs.stop();
-    let done = bus.fire_wait(Event::Quit);
-    if tokio::time::timeout(QUIT_HANDLERS_GRACE, done)
-        .await
-        .is_err()
-    {
-        tracing::warn!("quit handlers still running after {QUIT_HANDLERS_GRACE:?}; exiting");
-    }
-    outbox::install(None);
+    runner::quit_handlers(&bus).await;
+    drop(outbox);
     if failures > 0 {
         Exit::Failures
     } else {

@@ -10,18 +10,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::{interval, sleep, Interval, MissedTickBehavior};
+use tokio::sync::oneshot;
+use tokio::time::sleep;
 
 use crate::bus::EventBus;
 use crate::config::Options;
 use crate::events::Event;
 use crate::host::HostCell;
 use crate::outbox::{self, Outgoing};
+use crate::process::{node_id, ProcessMetrics};
 use crate::protocol::{self, FromMaster, Heartbeat, SpawningComplete, StatsReport, WorkerState};
+use crate::runner::{self, ticker, Exit, Outbox, Signals};
 use crate::stats;
 use crate::transport::{ConnectError, Link, LinkEvent};
-use crate::users::{Gate, TagFilter, Users};
+use crate::users::{TagFilter, Users};
 
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 const REPORT_INTERVAL: Duration = Duration::from_secs(3);
@@ -37,8 +39,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const NO_MASTER_EVERY: Duration = Duration::from_secs(5);
 /// At quit, how long running tasks may take to finish before they are cancelled.
 const QUIT_SOFT_STOP: Duration = Duration::from_millis(200);
-/// How long quit waits for the quit handlers before the process exits.
-const QUIT_HANDLERS_GRACE: Duration = Duration::from_secs(5);
 /// How long closing a connection waits for the last frames to be written and the master
 /// to close its end.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -57,20 +57,6 @@ const MAX_PENDING_BYTES: usize = 64 << 20;
 const MAX_STOP_TIMEOUT: Duration = Duration::from_secs(86_400);
 /// Master messages held while users stop (they are handled, in order, afterwards).
 const MAX_DEFERRED: usize = 10_000;
-
-/// Why the worker stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// The master sent `quit`.
-    Quit,
-    /// SIGINT or SIGTERM.
-    Signal,
-    /// The master was lost (or never reached) and `--exit-on-master-loss` was given.
-    MasterLost,
-    /// A standalone test ended with failures (the process exits with
-    /// `--exit-code-on-error`).
-    Failures,
-}
 
 /// What ended a session with the master.
 enum SessionEnd {
@@ -157,7 +143,8 @@ pub(crate) struct Worker {
     /// Reports and messages that bounced, resent once a connection is back.
     pending: VecDeque<Vec<u8>>,
     pending_bytes: usize,
-    outbox: mpsc::UnboundedReceiver<Outgoing>,
+    /// Installed while the worker lives.
+    outbox: Outbox,
     metrics: ProcessMetrics,
     signals: Signals,
     outputs: crate::output::Outputs,
@@ -165,8 +152,7 @@ pub(crate) struct Worker {
 
 impl Worker {
     pub(crate) fn new(opts: Options, users: Users, bus: EventBus, host: Arc<HostCell>) -> Self {
-        let (tx, outbox) = mpsc::unbounded_channel();
-        outbox::install(Some(tx));
+        let outbox = Outbox::install();
         // Unknown until the master's ack, as Locust's runner.worker_index.
         crate::ctx::set_worker_index(None);
         Worker {
@@ -564,13 +550,7 @@ impl Worker {
             self.window_start = stats::now_epoch();
             self.missing_reported = MissingClasses::default();
             self.reset_stats = event.option::<bool>("reset_stats").unwrap_or(false);
-            let gate = Gate::closed();
-            users.new_test(gate.clone(), tag_filter(&event, &self.opts));
-            let done = self.bus.fire_wait(Event::TestStart);
-            tokio::spawn(async move {
-                let _ = done.await;
-                gate.open();
-            });
+            runner::start_test(users, &self.bus, tag_filter(&event, &self.opts));
         }
         self.state = WorkerState::Spawning;
         self.report_missing_classes(&event);
@@ -715,8 +695,7 @@ impl Worker {
                 self.users = Some(*users);
                 self.stopping_counts.clear();
                 if self.state != WorkerState::Ready {
-                    self.bus.fire(Event::Stop);
-                    self.busy = Some(Busy::Handlers(self.bus.fire_wait(Event::TestStop), then));
+                    self.busy = Some(Busy::Handlers(runner::end_test(&self.bus), then));
                     return None;
                 }
                 self.stopped(link, then)
@@ -923,7 +902,7 @@ impl Worker {
         }
         if let Some(link) = link.as_mut() {
             self.report(Some(link));
-            while let Ok(out) = self.outbox.try_recv() {
+            while let Some(out) = self.outbox.try_recv() {
                 self.send_outgoing(link, out);
             }
             if self.master_takes_logs {
@@ -932,22 +911,15 @@ impl Worker {
             self.send(link, "quit", &());
         }
         if was_running {
-            self.bus.fire(Event::Stop);
-            self.bus.fire(Event::TestStop);
+            // Not waited for: the quit handlers follow at once, as in Locust.
+            drop(runner::end_test(&self.bus));
         }
-        let done = self.bus.fire_wait(Event::Quit);
-        if tokio::time::timeout(QUIT_HANDLERS_GRACE, done)
-            .await
-            .is_err()
-        {
-            tracing::warn!("quit handlers still running after {QUIT_HANDLERS_GRACE:?}; exiting");
-        }
+        runner::quit_handlers(&self.bus).await;
         if let Some(link) = link {
             // Written to the master before the process exits.
             link.close(EXIT_CLOSE_TIMEOUT).await;
         }
         self.outputs.stop();
-        outbox::install(None);
         exit
     }
 
@@ -960,8 +932,7 @@ impl Worker {
         fut: F,
     ) -> Option<F::Output> {
         let mut fut = std::pin::pin!(fut);
-        let mut beat = tokio::time::interval(HEARTBEAT_INTERVAL);
-        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut beat = ticker(HEARTBEAT_INTERVAL);
         beat.reset();
         loop {
             tokio::select! {
@@ -1055,185 +1026,11 @@ async fn busy_step(busy: &mut Option<Busy>) -> Step {
 /// Locust's `--tags` / `--exclude-tags`: the master's (from its options) when it sends
 /// any, else this worker's own flags.
 fn tag_filter(event: &crate::SpawnEvent, opts: &Options) -> TagFilter {
+    let own = runner::tag_filter(opts);
     let from_master = |key: &str| event.option::<Vec<String>>(key);
-    let include =
-        from_master("tags").or_else(|| (!opts.tags.is_empty()).then(|| opts.tags.clone()));
-    let exclude = from_master("exclude_tags").unwrap_or_else(|| opts.exclude_tags.clone());
-    TagFilter { include, exclude }
-}
-
-pub(crate) fn ticker(period: Duration) -> Interval {
-    let mut t = interval(period);
-    t.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    t
-}
-
-/// `<hostname>_<32 hex>`, as Python workers name themselves: the master spreads users
-/// across hosts by the part before the first `_`.
-pub(crate) fn node_id() -> String {
-    let host = sysinfo::System::host_name()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
-        .replace('_', "-");
-    let mut rng = fastrand::Rng::new();
-    format!("{host}_{:016x}{:016x}", rng.u64(..), rng.u64(..))
-}
-
-/// The process's CPU percent since the previous sample and its resident memory, as
-/// psutil's `cpu_percent()` and `memory_info().rss` in a Python worker: on Linux a clock
-/// read and one small /proc file a heartbeat, no process-table refresh.
-///
-/// The percent is of the cores this process may run on (its CPU affinity, and a cgroup's
-/// CPU quota), not of one core: a Python worker saturates at 100 % of its one thread, so
-/// the master's 90 % warning means "saturated" there; this worker runs on every core it
-/// may use, and 100 % means the same. Rounded to one decimal, as psutil rounds.
-struct ProcessMetrics {
-    last: Option<(std::time::Instant, Duration)>,
-    /// The cores this process may run on, read once at the start.
-    cores: f64,
-    #[cfg(not(target_os = "linux"))]
-    system: sysinfo::System,
-}
-
-impl ProcessMetrics {
-    fn new() -> Self {
-        ProcessMetrics {
-            last: None,
-            cores: usable_cores(),
-            #[cfg(not(target_os = "linux"))]
-            system: sysinfo::System::new(),
-        }
-    }
-
-    #[cfg(target_os = "linux")]
-    fn sample(&mut self) -> (f64, u64) {
-        let now = std::time::Instant::now();
-        let cpu = process_cpu_time();
-        let percent = match (self.last, cpu) {
-            (Some((then, was)), Some(cpu)) => {
-                let wall = now.duration_since(then).as_secs_f64();
-                if wall > 0.0 {
-                    cpu.saturating_sub(was).as_secs_f64() / wall * 100.0
-                } else {
-                    0.0
-                }
-            }
-            _ => 0.0,
-        };
-        if let Some(cpu) = cpu {
-            self.last = Some((now, cpu));
-        }
-        (
-            round_percent(percent / self.cores),
-            resident_bytes().unwrap_or(0),
-        )
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn sample(&mut self) -> (f64, u64) {
-        let Ok(pid) = sysinfo::get_current_pid() else {
-            return (0.0, 0);
-        };
-        self.system.refresh_processes_specifics(
-            sysinfo::ProcessesToUpdate::Some(&[pid]),
-            true,
-            sysinfo::ProcessRefreshKind::nothing()
-                .with_cpu()
-                .with_memory(),
-        );
-        match self.system.process(pid) {
-            Some(p) => (
-                round_percent(f64::from(p.cpu_usage()) / self.cores),
-                p.memory(),
-            ),
-            None => (0.0, 0),
-        }
-    }
-}
-
-/// The cores this process may run on: on Linux its sched_getaffinity mask, bounded by a
-/// cgroup CPU quota (what `available_parallelism` reads); at least 1.
-fn usable_cores() -> f64 {
-    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
-}
-
-/// One decimal, as Python's `round(x, 1)` in psutil: half to even on the exact value
-/// (Rust's formatting rounds the same way), so the master shows `4.1`, not `4.1237…`.
-fn round_percent(percent: f64) -> f64 {
-    if !percent.is_finite() {
-        return 0.0;
-    }
-    format!("{percent:.1}").parse().unwrap_or(0.0)
-}
-
-/// CPU time of every thread of this process so far.
-#[cfg(target_os = "linux")]
-fn process_cpu_time() -> Option<Duration> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a live, aligned, writable timespec owned by this frame, and
-    // clock_gettime writes nothing but it; CLOCK_PROCESS_CPUTIME_ID exists since Linux 2.6.12.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    let secs = u64::try_from(ts.tv_sec).ok()?;
-    let nanos = u32::try_from(ts.tv_nsec).ok()?;
-    (rc == 0).then(|| Duration::new(secs, nanos))
-}
-
-/// Resident set size, from /proc/self/statm (pages; the second field).
-#[cfg(target_os = "linux")]
-fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf only reads a constant of the system; it takes no pointer.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    pages.checked_mul(u64::try_from(page).ok().filter(|&p| p > 0)?)
-}
-
-/// SIGINT and SIGTERM. The listeners live as long as the worker: a listener created
-/// anew for each wait would miss a signal delivered between two waits.
-pub(crate) struct Signals {
-    #[cfg(unix)]
-    int: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-}
-
-impl Signals {
-    pub(crate) fn new() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            Signals {
-                int: signal(SignalKind::interrupt()).ok(),
-                term: signal(SignalKind::terminate()).ok(),
-            }
-        }
-        #[cfg(not(unix))]
-        Signals {}
-    }
-
-    #[cfg(unix)]
-    pub(crate) async fn recv(&mut self) {
-        async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
-            match s.as_mut() {
-                Some(s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        }
-        tokio::select! {
-            _ = next(&mut self.int) => tracing::info!("SIGINT: quitting"),
-            _ = next(&mut self.term) => tracing::info!("SIGTERM: quitting"),
-        }
-    }
-
-    #[cfg(not(unix))]
-    pub(crate) async fn recv(&mut self) {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("Ctrl-C: quitting");
+    TagFilter {
+        include: from_master("tags").or(own.include),
+        exclude: from_master("exclude_tags").unwrap_or(own.exclude),
     }
 }
 
@@ -1293,35 +1090,5 @@ mod tests {
         assert_eq!(reports.len(), MAX_MISSING_REPORTED);
         assert_eq!(m.names.len(), MAX_MISSING_REPORTED);
         assert_eq!(m.first("Ghost"), None);
-    }
-
-    #[test]
-    fn process_metrics_see_cpu_spent_and_memory_held() {
-        let mut m = ProcessMetrics::new();
-        let (_, rss) = m.sample();
-        assert!(rss > 1 << 20, "rss {rss}");
-        // Spin ~50 ms of this thread's CPU: the next sample sees a share of a core.
-        let start = std::time::Instant::now();
-        let mut x = 0u64;
-        while start.elapsed() < Duration::from_millis(50) {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
-        }
-        let (cpu, _) = m.sample();
-        let cores = usable_cores();
-        assert!(
-            cpu > 10.0 / cores && cpu <= 100.0,
-            "cpu {cpu} % of {cores} cores"
-        );
-        assert_eq!(cpu, (cpu * 10.0).round() / 10.0, "one decimal: {cpu}");
-    }
-
-    #[test]
-    fn percents_round_as_python() {
-        // Python: round(4.123711109161377, 1) == 4.1, round(2.25, 1) == 2.2 (2.25 is exact,
-        // half to even), round(0.05, 1) == 0.1 (0.05 is a little above).
-        assert_eq!(round_percent(4.123711109161377), 4.1);
-        assert_eq!(round_percent(2.25), 2.2);
-        assert_eq!(round_percent(0.05), 0.1);
-        assert_eq!(round_percent(f64::NAN), 0.0);
     }
 }
