@@ -37,6 +37,11 @@ pub use outbox::send_message;
 pub use ratelimit::{parse_duration, parse_ramp, RateLimiter, SmoothRateLimiter};
 pub use registry::{Handler, Registry, RegistryError, Task, TaskFn, UserClass};
 pub use runner::Exit;
+
+/// Held by the unit tests that drain the global stats shards, so that they do not take
+/// each other's records.
+#[cfg(test)]
+pub(crate) static STATS_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 pub use stats::{record_failure, record_success};
 pub use users::InFlight;
 pub use wait::{between, constant, constant_pacing, constant_throughput, WaitTime};

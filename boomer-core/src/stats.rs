@@ -1112,9 +1112,11 @@ mod tests {
     }
 
     /// The global record path, from several threads at once: every record lands once.
-    /// (The only test touching the global shards, so no other test can steal its records.)
+    /// (It holds `STATS_LOCK`, as every test draining the global shards, so no other test
+    /// steals its records.)
     #[test]
     fn records_from_many_threads_all_arrive() {
+        let _stats = crate::STATS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 std::thread::spawn(move || {

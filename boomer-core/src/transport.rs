@@ -16,6 +16,9 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+#[cfg(test)]
+pub(crate) mod fake;
+
 /// The largest frame taken from the master ([`crate::protocol::MAX_FRAME`], as libzmq's
 /// ZMQ_MAXMSGSIZE): a longer one ends the connection at its length field, before any of it
 /// is buffered.
@@ -37,8 +40,90 @@ pub(crate) enum LinkEvent {
     Lost(String),
 }
 
-/// A connected DEALER: send frames, receive [`LinkEvent`]s, close.
-pub(crate) struct Link {
+/// A connection to the master: send frames, receive [`LinkEvent`]s, close. Over TCP (a
+/// ZeroMQ DEALER), or over a pair of frame channels to a fake master in tests, so that the
+/// worker's state machine is tested without ZeroMQ.
+pub(crate) struct Link(Inner);
+
+enum Inner {
+    Zmtp(Zmtp),
+    #[cfg(test)]
+    Frames(fake::Frames),
+}
+
+impl Link {
+    /// Queues one frame; when the queue is full or the connection gone, returns it so that
+    /// the caller can keep it for the next connection.
+    pub(crate) fn send(&mut self, frame: Vec<u8>) -> Result<(), (Vec<u8>, String)> {
+        if frame.is_empty() {
+            // An empty payload is no message: the master would answer `reconnect`.
+            return Err((frame, "an empty frame is never sent".to_string()));
+        }
+        match &mut self.0 {
+            Inner::Zmtp(z) => z.send(frame),
+            #[cfg(test)]
+            Inner::Frames(f) => f.send(frame),
+        }
+    }
+
+    /// The next event. Cancel-safe.
+    pub(crate) async fn next(&mut self) -> LinkEvent {
+        match &mut self.0 {
+            Inner::Zmtp(z) => z.next().await,
+            #[cfg(test)]
+            Inner::Frames(f) => f.next().await,
+        }
+    }
+
+    /// Closes the connection in order (see [`Zmtp::close`]); returns whether the master
+    /// closed its end within `timeout`.
+    pub(crate) async fn close(self, timeout: Duration) -> bool {
+        match self.0 {
+            Inner::Zmtp(z) => z.close(timeout).await,
+            #[cfg(test)]
+            Inner::Frames(f) => f.close(),
+        }
+    }
+}
+
+/// Where the worker's connections come from.
+#[derive(Clone, Default)]
+pub(crate) enum Connector {
+    /// TCP to the master's endpoint, ZMTP 3.0.
+    #[default]
+    Tcp,
+    /// Frame channels, each connection handed to a [`fake::FakeMaster`].
+    #[cfg(test)]
+    Fake(tokio::sync::mpsc::UnboundedSender<fake::Accepted>),
+}
+
+impl Connector {
+    /// Connects to `endpoint` (`tcp://host:port`) with identity `node_id` (the master routes
+    /// by it) and completes the ZMTP handshake, within `timeout`.
+    pub(crate) async fn connect(
+        &self,
+        endpoint: &str,
+        node_id: &str,
+        timeout: Duration,
+    ) -> Result<Link, ConnectError> {
+        match self {
+            Connector::Tcp => Ok(Link(Inner::Zmtp(
+                Zmtp::connect(endpoint, node_id, timeout).await?,
+            ))),
+            #[cfg(test)]
+            Connector::Fake(accept) => {
+                let (link, accepted) = fake::pair(node_id);
+                accept
+                    .send(accepted)
+                    .map_err(|_| ConnectError::Refused("the fake master is gone".into()))?;
+                Ok(Link(Inner::Frames(link)))
+            }
+        }
+    }
+}
+
+/// A connected DEALER over TCP.
+struct Zmtp {
     reader: OwnedReadHalf,
     buf: Vec<u8>,
     /// Parts of a multi-part message read so far, and their bytes.
@@ -49,14 +134,12 @@ pub(crate) struct Link {
     writer: Option<JoinHandle<Result<(), String>>>,
 }
 
-impl Link {
-    /// Connects to `endpoint` (`tcp://host:port`) with identity `node_id` (the master routes
-    /// by it) and completes the ZMTP handshake, within `timeout`.
-    pub(crate) async fn connect(
+impl Zmtp {
+    async fn connect(
         endpoint: &str,
         node_id: &str,
         timeout: Duration,
-    ) -> Result<Link, ConnectError> {
+    ) -> Result<Zmtp, ConnectError> {
         if node_id.is_empty() || node_id.len() > 255 || node_id.as_bytes()[0] == 0 {
             return Err(ConnectError::Refused(format!(
                 "node id {node_id:?} is not a valid ZeroMQ identity (1 to 255 bytes, not \
@@ -72,13 +155,7 @@ impl Link {
         }
     }
 
-    /// Queues one frame; when the queue is full or the connection gone, returns it so that
-    /// the caller can keep it for the next connection.
-    pub(crate) fn send(&mut self, frame: Vec<u8>) -> Result<(), (Vec<u8>, String)> {
-        if frame.is_empty() {
-            // An empty payload is no message: the master would answer `reconnect`.
-            return Err((frame, "an empty frame is never sent".to_string()));
-        }
+    fn send(&mut self, frame: Vec<u8>) -> Result<(), (Vec<u8>, String)> {
         self.queue.try_send(frame).map_err(|e| match e {
             mpsc::error::TrySendError::Full(f) => (f, "the send queue is full".to_string()),
             mpsc::error::TrySendError::Closed(f) => (f, "the connection is closed".to_string()),
@@ -86,7 +163,7 @@ impl Link {
     }
 
     /// The next event. Cancel-safe: bytes read stay in the buffer until a frame is whole.
-    pub(crate) async fn next(&mut self) -> LinkEvent {
+    async fn next(&mut self) -> LinkEvent {
         loop {
             match self.take_frame() {
                 Ok(Some(frame)) => return LinkEvent::Frame(frame),
@@ -114,8 +191,8 @@ impl Link {
     /// waits (up to `timeout`) for the master to close its end, so that a new connection
     /// with the same identity is not ignored, and no unread byte turns the close into a
     /// reset that would discard what was sent. Returns whether the master closed its end.
-    pub(crate) async fn close(self, timeout: Duration) -> bool {
-        let Link {
+    async fn close(self, timeout: Duration) -> bool {
+        let Zmtp {
             mut reader,
             queue,
             writer,
@@ -225,7 +302,7 @@ impl std::fmt::Display for ConnectError {
     }
 }
 
-async fn handshake(addr: &str, node_id: &str) -> Result<Link, ConnectError> {
+async fn handshake(addr: &str, node_id: &str) -> Result<Zmtp, ConnectError> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| ConnectError::Refused(format!("cannot connect to tcp://{addr}: {e}")))?;
@@ -292,7 +369,7 @@ async fn handshake(addr: &str, node_id: &str) -> Result<Link, ConnectError> {
     }
     let (queue, frames) = mpsc::channel(SEND_QUEUE);
     let writer = tokio::spawn(write_frames(writer, frames));
-    Ok(Link {
+    Ok(Zmtp {
         reader,
         buf,
         parts: Parts::default(),

@@ -22,7 +22,7 @@ use crate::process::{node_id, ProcessMetrics};
 use crate::protocol::{self, FromMaster, Heartbeat, SpawningComplete, StatsReport, WorkerState};
 use crate::runner::{self, ticker, Exit, Outbox, Signals};
 use crate::stats;
-use crate::transport::{ConnectError, Link, LinkEvent};
+use crate::transport::{ConnectError, Connector, Link, LinkEvent};
 use crate::users::{TagFilter, Users};
 
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
@@ -148,6 +148,7 @@ pub(crate) struct Worker {
     metrics: ProcessMetrics,
     signals: Signals,
     outputs: crate::output::Outputs,
+    connector: Connector,
 }
 
 impl Worker {
@@ -194,7 +195,15 @@ impl Worker {
             metrics: ProcessMetrics::new(),
             signals: Signals::new(),
             outputs: Default::default(),
+            connector: Connector::default(),
         }
+    }
+
+    /// Makes its connections with `connector` (a fake master's, in tests).
+    #[cfg(test)]
+    pub(crate) fn with_connector(mut self, connector: Connector) -> Self {
+        self.connector = connector;
+        self
     }
 
     /// Also hands every report window to these outputs (e.g. Prometheus).
@@ -230,7 +239,8 @@ impl Worker {
         let mut backoff = Duration::from_millis(200);
         loop {
             let (endpoint, node_id) = (self.endpoint.clone(), self.node_id.clone());
-            let attempt = Link::connect(&endpoint, &node_id, CONNECT_TIMEOUT);
+            let connector = self.connector.clone();
+            let attempt = connector.connect(&endpoint, &node_id, CONNECT_TIMEOUT);
             match self.offline(attempt).await? {
                 Ok(link) => {
                     tracing::info!("connected to {endpoint}");
@@ -1090,5 +1100,196 @@ mod tests {
         assert_eq!(reports.len(), MAX_MISSING_REPORTED);
         assert_eq!(m.names.len(), MAX_MISSING_REPORTED);
         assert_eq!(m.first("Ghost"), None);
+    }
+
+    // --- The state machine against a fake master (transport::fake), without ZeroMQ. ---
+
+    use crate::transport::fake::{map, Accepted, FakeMaster};
+    use rmpv::Value;
+
+    /// A worker with one task of no class (any class name the master sends runs it), its
+    /// users on `users_rt`, built with `args` and the fake master's connector (in the
+    /// control runtime: it listens to signals).
+    fn fake_worker(args: &[&str], users_rt: &tokio::runtime::Runtime) -> (Worker, FakeMaster) {
+        use clap::Parser;
+        fn tick(_: &mut crate::Ctx) -> crate::registry::BoxFuture<'_, crate::registry::Outcome> {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                Ok(())
+            })
+        }
+        let mut registry = crate::registry::Registry::default();
+        registry.add_task(crate::registry::Task::new(
+            "tick",
+            1,
+            crate::registry::TaskFn::Async(tick),
+        ));
+        let registry = Arc::new(registry);
+        let host = Arc::new(HostCell::default());
+        let users = Users::new(
+            users_rt.handle().clone(),
+            registry.clone(),
+            host.clone(),
+            None,
+        );
+        let bus = EventBus::start(users_rt.handle(), registry.handlers.clone());
+        let opts = Options::try_parse_from(std::iter::once("boomer").chain(args.iter().copied()))
+            .expect("options");
+        let (master, connector) = FakeMaster::new();
+        let worker = Worker::new(opts, users, bus, host).with_connector(connector);
+        (worker, master)
+    }
+
+    /// Runs `script` as the master against the worker; the worker's exit.
+    fn against(args: &[&str], script: impl AsyncFnOnce(FakeMaster)) -> Exit {
+        let _stats = crate::STATS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let users_rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let control = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        control.block_on(async {
+            let (worker, master) = fake_worker(args, &users_rt);
+            let worker = tokio::spawn(worker.run());
+            script(master).await;
+            tokio::time::timeout(Duration::from_secs(10), worker)
+                .await
+                .expect("the worker ends")
+                .expect("the worker does not panic")
+        })
+    }
+
+    fn num(v: &Value, key: &str) -> Option<u64> {
+        v.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .and_then(|(_, v)| v.as_u64())
+    }
+
+    fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+        v.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .and_then(|(_, v)| v.as_str())
+    }
+
+    /// Accepts the first connection and acknowledges its `client_ready`.
+    async fn registered(master: &mut FakeMaster) -> Accepted {
+        let mut conn = master.accept().await;
+        conn.expect("client_ready").await;
+        conn.send("ack", map(&[("index", 7.into())]));
+        conn
+    }
+
+    fn spawn_message(users: u64, timestamp: f64) -> Value {
+        map(&[
+            ("timestamp", timestamp.into()),
+            ("user_classes_count", map(&[("RustUser", users.into())])),
+            ("host", Value::Nil),
+            ("stop_timeout", 0.into()),
+            ("parsed_options", map(&[])),
+        ])
+    }
+
+    #[test]
+    fn acked_it_heartbeats_ready_and_quits_when_told() {
+        let exit = against(&[], async |mut master| {
+            let mut conn = registered(&mut master).await;
+            let (hb, _) = conn.expect("heartbeat").await;
+            assert_eq!(text(&hb, "state"), Some("ready"), "{hb}");
+            conn.send("quit", Value::Nil);
+            conn.expect("quit").await;
+        });
+        assert_eq!(exit, Exit::Quit);
+    }
+
+    #[test]
+    fn a_spawn_runs_users_and_a_stop_ends_with_client_stopped_then_ready() {
+        let exit = against(&[], async |mut master| {
+            let mut conn = registered(&mut master).await;
+            conn.send("spawn", spawn_message(3, 1.0));
+            let (done, before) = conn.expect("spawning_complete").await;
+            assert!(before.contains(&"spawning".to_string()), "{before:?}");
+            assert_eq!(num(&done, "user_count"), Some(3), "{done}");
+            let (hb, _) = conn.expect("heartbeat").await;
+            assert_eq!(text(&hb, "state"), Some("running"), "{hb}");
+            conn.send("stop", Value::Nil);
+            let (_, before) = conn.expect("client_stopped").await;
+            assert!(!before.contains(&"client_ready".to_string()), "{before:?}");
+            conn.expect("client_ready").await;
+            conn.send("ack", map(&[("index", 7.into())]));
+            conn.send("quit", Value::Nil);
+            conn.expect("quit").await;
+        });
+        assert_eq!(exit, Exit::Quit);
+    }
+
+    #[test]
+    fn a_lower_spawn_completes_once_the_retired_users_are_gone() {
+        let exit = against(&[], async |mut master| {
+            let mut conn = registered(&mut master).await;
+            conn.send("spawn", spawn_message(5, 1.0));
+            let (done, _) = conn.expect("spawning_complete").await;
+            assert_eq!(num(&done, "user_count"), Some(5), "{done}");
+            conn.send("spawn", spawn_message(2, 2.0));
+            let (done, _) = conn.expect("spawning_complete").await;
+            assert_eq!(num(&done, "user_count"), Some(2), "{done}");
+            conn.send("quit", Value::Nil);
+            conn.expect("quit").await;
+        });
+        assert_eq!(exit, Exit::Quit);
+    }
+
+    /// `reconnect` resets the connection and keeps the users running, as Python's
+    /// `reset_connection`: no second `client_ready`, the heartbeats go on saying running.
+    #[test]
+    fn reconnect_keeps_the_users() {
+        let exit = against(&[], async |mut master| {
+            let mut conn = registered(&mut master).await;
+            conn.send("spawn", spawn_message(2, 1.0));
+            conn.expect("spawning_complete").await;
+            conn.send("reconnect", Value::Nil);
+            let mut again = master.accept().await;
+            let (hb, before) = again.expect("heartbeat").await;
+            assert!(!before.contains(&"client_ready".to_string()), "{before:?}");
+            assert_eq!(text(&hb, "state"), Some("running"), "{hb}");
+            again.send("quit", Value::Nil);
+            again.expect("quit").await;
+            drop(conn);
+        });
+        assert_eq!(exit, Exit::Quit);
+    }
+
+    /// A master that stops heartbeating past `--master-heartbeat-timeout` is lost: with
+    /// `--exit-on-master-loss` the worker exits (3), after a new connection got no answer.
+    #[test]
+    fn a_silent_master_is_lost() {
+        let args = ["--master-heartbeat-timeout", "1", "--exit-on-master-loss"];
+        let exit = against(&args, async |mut master| {
+            let mut conn = registered(&mut master).await;
+            conn.send("heartbeat", Value::Nil);
+            // Silent from now on, until the worker gives this connection up.
+            while conn.recv().await.is_some() {}
+        });
+        assert_eq!(exit, Exit::MasterLost);
+    }
+
+    #[test]
+    fn a_broken_connection_is_made_again_and_registers() {
+        let exit = against(&[], async |mut master| {
+            let conn = registered(&mut master).await;
+            conn.break_connection();
+            let mut again = master.accept().await;
+            again.expect("client_ready").await;
+            again.send("ack", map(&[("index", 7.into())]));
+            again.expect("heartbeat").await;
+            again.send("quit", Value::Nil);
+            again.expect("quit").await;
+        });
+        assert_eq!(exit, Exit::Quit);
     }
 }
