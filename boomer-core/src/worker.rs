@@ -123,26 +123,15 @@ pub(crate) struct Worker {
     reset_stats: bool,
     /// Classes the master named that this worker lacks, already reported in this test.
     missing_reported: MissingClasses,
-    /// When the master last sent anything.
-    master_seen: Instant,
-    /// Whether the master sends heartbeats (2.19+): only then does its silence count.
-    heartbeats_armed: bool,
-    /// Whether the master sent anything on this connection yet.
-    heard_here: bool,
+    /// What the worker knows of the master's liveness.
+    live: Liveness,
     /// Whether this connection registered (sent `client_ready`).
     registering: bool,
-    /// Since when no master has been heard (from the start, until the first frame; from a
-    /// loss, until the next).
-    lost_since: Option<Instant>,
-    no_master_said: Option<Instant>,
     window_start: f64,
-    /// Whether the master is recent enough for `logs` (2.29+).
-    master_takes_logs: bool,
-    logs_sent: Instant,
-    logs: crate::logs::LogSender,
+    /// The WARN and ERROR lines for the master's Logs tab.
+    logs: LogForwarder,
     /// Reports and messages that bounced, resent once a connection is back.
-    pending: VecDeque<Vec<u8>>,
-    pending_bytes: usize,
+    pending: ReliableQueue,
     /// Installed while the worker lives.
     outbox: Outbox,
     metrics: ProcessMetrics,
@@ -176,21 +165,11 @@ impl Worker {
             last_spawn: f64::NEG_INFINITY,
             reset_stats: false,
             missing_reported: MissingClasses::default(),
-            master_seen: Instant::now(),
-            heartbeats_armed: false,
-            heard_here: false,
+            live: Liveness::default(),
             registering: false,
-            lost_since: Some(Instant::now()),
-            no_master_said: None,
             window_start: stats::now_epoch(),
-            master_takes_logs: false,
-            // The first lines go out as soon as the master is known to take them.
-            logs_sent: Instant::now()
-                .checked_sub(LOGS_INTERVAL)
-                .unwrap_or_else(Instant::now),
-            logs: crate::logs::LogSender::default(),
-            pending: VecDeque::new(),
-            pending_bytes: 0,
+            logs: LogForwarder::default(),
+            pending: ReliableQueue::default(),
             outbox,
             metrics: ProcessMetrics::new(),
             signals: Signals::new(),
@@ -262,13 +241,14 @@ impl Worker {
     /// Says, every few seconds, that no master answers, and to a newcomer what to do.
     fn no_master(&mut self, why: &ConnectError) {
         if self
+            .live
             .no_master_said
             .is_some_and(|t| t.elapsed() < NO_MASTER_EVERY)
         {
             tracing::debug!("{why}");
             return;
         }
-        self.no_master_said = Some(Instant::now());
+        self.live.no_master_said = Some(Instant::now());
         if self.ever_acked {
             tracing::warn!(
                 "the master at {} does not answer ({why}); retrying",
@@ -317,9 +297,9 @@ impl Worker {
     /// exits: like Locust's worker, which gives up on a master it cannot reach.
     fn check_master_lost(&mut self, link_up: bool) -> Option<Exit> {
         let timeout = self.opts.heartbeat_timeout()?;
-        let silent = match self.lost_since {
+        let silent = match self.live.lost_since {
             Some(since) => since.elapsed(),
-            None if link_up && self.heartbeats_armed => self.master_seen.elapsed(),
+            None if link_up && self.live.heartbeats_armed => self.live.master_seen.elapsed(),
             None => return None,
         };
         if silent <= timeout {
@@ -351,8 +331,8 @@ impl Worker {
     /// next connection if `register`), `Err` to exit.
     async fn session(&mut self, mut link: Link, register: bool) -> Result<bool, Exit> {
         // A fresh connection gets a whole timeout before the master counts as silent.
-        self.master_seen = Instant::now();
-        self.heard_here = false;
+        self.live.master_seen = Instant::now();
+        self.live.heard_here = false;
         self.registering = register;
         if self.owe_stopped {
             // The stop the master asked for ended while disconnected: say so first, as the
@@ -379,7 +359,7 @@ impl Worker {
             SessionEnd::Quit(exit) => Err(self.quit(Some(link), exit).await),
             SessionEnd::Reconnect { register } => {
                 if register {
-                    self.lost_since.get_or_insert_with(Instant::now);
+                    self.live.lost_since.get_or_insert_with(Instant::now);
                 }
                 tracing::warn!("reconnecting to the master as {}", self.node_id);
                 // The master must let go of the old connection first: a ROUTER that still
@@ -431,10 +411,10 @@ impl Worker {
     }
 
     fn on_frame(&mut self, link: &mut Link, bytes: &[u8]) -> Option<SessionEnd> {
-        self.master_seen = Instant::now();
-        self.lost_since = None;
-        if !self.heard_here {
-            self.heard_here = true;
+        self.live.master_seen = Instant::now();
+        self.live.lost_since = None;
+        if !self.live.heard_here {
+            self.live.heard_here = true;
             tracing::info!("the master answers on this connection");
         }
         let msg = match protocol::decode(bytes).and_then(FromMaster::parse) {
@@ -472,7 +452,7 @@ impl Worker {
             }
             FromMaster::SpawningComplete { user_count } => {
                 // Only masters of 2.29 and later broadcast this, and only they take `logs`.
-                self.master_takes_logs = true;
+                self.logs.master_takes = true;
                 if self.reset_stats {
                     // The master resets its stats now (--reset-stats): what this worker
                     // recorded during the ramp-up and has not reported yet goes too, as a
@@ -491,7 +471,7 @@ impl Worker {
                 tracing::info!("the master says quit");
                 return Some(SessionEnd::Quit(Exit::Quit));
             }
-            FromMaster::Heartbeat => self.heartbeats_armed = true,
+            FromMaster::Heartbeat => self.live.heartbeats_armed = true,
             FromMaster::Reconnect => {
                 tracing::info!("the master asked us to reconnect (users keep running)");
                 return Some(SessionEnd::Reconnect { register: false });
@@ -756,11 +736,11 @@ impl Worker {
     }
 
     fn on_heartbeat_tick(&mut self, link: &mut Link) -> Option<SessionEnd> {
-        let silent = self.heartbeats_armed
+        let silent = self.live.heartbeats_armed
             && self
                 .opts
                 .heartbeat_timeout()
-                .is_some_and(|t| self.master_seen.elapsed() > t);
+                .is_some_and(|t| self.live.master_seen.elapsed() > t);
         if let Some(exit) = self.check_master_lost(true) {
             return Some(SessionEnd::Exit(exit));
         }
@@ -768,11 +748,11 @@ impl Worker {
             // A silent master may hold a dead connection: rebuild the socket.
             return Some(SessionEnd::Reconnect { register: true });
         }
-        let expects_answer = self.registering || self.heartbeats_armed;
+        let expects_answer = self.registering || self.live.heartbeats_armed;
         if self.ever_acked
             && expects_answer
-            && !self.heard_here
-            && self.master_seen.elapsed() >= ANSWER_TIMEOUT
+            && !self.live.heard_here
+            && self.live.master_seen.elapsed() >= ANSWER_TIMEOUT
         {
             tracing::warn!(
                 "the master does not answer on the new connection (it still held the old one \
@@ -784,10 +764,11 @@ impl Worker {
         }
         if !self.acked && self.ready_sent.elapsed() >= CLIENT_READY_RETRY {
             if self
+                .live
                 .no_master_said
                 .is_none_or(|t| t.elapsed() >= NO_MASTER_EVERY)
             {
-                self.no_master_said = Some(Instant::now());
+                self.live.no_master_said = Some(Instant::now());
                 tracing::warn!(
                     "connected to {}, but no master acknowledged us yet; sending client_ready \
                      again (a frozen or overloaded master answers late; Locust before 2.10 \
@@ -797,7 +778,7 @@ impl Worker {
             }
             self.client_ready(link);
         }
-        if self.master_takes_logs && self.logs_sent.elapsed() >= LOGS_INTERVAL {
+        if self.logs.master_takes && self.logs.sent.elapsed() >= LOGS_INTERVAL {
             self.send_logs(link);
         }
         self.heartbeat(link);
@@ -817,10 +798,10 @@ impl Worker {
     /// Sends the WARN and ERROR lines so far, when there are new ones (the master shows them
     /// in its Logs tab).
     fn send_logs(&mut self, link: &mut Link) {
-        self.logs_sent = Instant::now();
+        self.logs.sent = Instant::now();
         // The whole kept list (the master replaces a worker's lines with each message),
         // when something is new; never again after a flood, as Locust's worker.
-        let Some(logs) = self.logs.next() else {
+        let Some(logs) = self.logs.lines.next() else {
             return;
         };
         let data = protocol::Logs {
@@ -915,7 +896,7 @@ impl Worker {
             while let Some(out) = self.outbox.try_recv() {
                 self.send_outgoing(link, out);
             }
-            if self.master_takes_logs {
+            if self.logs.master_takes {
                 self.send_logs(link);
             }
             self.send(link, "quit", &());
@@ -964,40 +945,118 @@ impl Worker {
     }
 
     fn send<T: Serialize + ?Sized>(&mut self, link: &mut Link, kind: &str, data: &T) {
+        self.send_as(link, kind, data, false);
+    }
+
+    /// Sends a message that must not be lost: if it bounces, it is kept and resent after
+    /// the connection is rebuilt.
+    fn send_reliable<T: Serialize + ?Sized>(&mut self, link: &mut Link, kind: &str, data: &T) {
+        self.send_as(link, kind, data, true);
+    }
+
+    fn send_as<T: Serialize + ?Sized>(
+        &mut self,
+        link: &mut Link,
+        kind: &str,
+        data: &T,
+        reliable: bool,
+    ) {
         let frame = protocol::encode(kind, data, &self.node_id);
-        if let Err((_, e)) = link.send(frame) {
-            tracing::debug!("{kind} not sent: {e}");
+        match link.send(frame) {
+            Ok(()) => {}
+            Err((frame, e)) if reliable => {
+                tracing::warn!("{kind} bounced ({e}); it will be resent after reconnecting");
+                self.pending.push(frame);
+            }
+            Err((_, e)) => tracing::debug!("{kind} not sent: {e}"),
         }
     }
 
     /// Resends what bounced, oldest first, as far as the send queue takes it now (the rest
     /// at the next report).
     fn resend_pending(&mut self, link: &mut Link) {
-        while let Some(frame) = self.pending.pop_front() {
-            self.pending_bytes -= frame.len();
-            if let Err((frame, e)) = link.send(frame) {
-                tracing::debug!("resend paused: {e}");
-                self.pending_bytes += frame.len();
-                self.pending.push_front(frame);
-                return;
-            }
+        self.pending.resend(link);
+    }
+}
+
+/// What the worker knows of the master's liveness.
+struct Liveness {
+    /// When the master last sent anything.
+    master_seen: Instant,
+    /// Whether the master sends heartbeats (2.19+): only then does its silence count.
+    heartbeats_armed: bool,
+    /// Whether the master sent anything on this connection yet.
+    heard_here: bool,
+    /// Since when no master has been heard (from the start, until the first frame; from a
+    /// loss, until the next).
+    lost_since: Option<Instant>,
+    /// When the worker last said that no master answers.
+    no_master_said: Option<Instant>,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Liveness {
+            master_seen: Instant::now(),
+            heartbeats_armed: false,
+            heard_here: false,
+            lost_since: Some(Instant::now()),
+            no_master_said: None,
+        }
+    }
+}
+
+/// The WARN and ERROR lines sent to the master (its Logs tab), every [`LOGS_INTERVAL`].
+struct LogForwarder {
+    /// Whether the master is recent enough for `logs` (2.29+).
+    master_takes: bool,
+    sent: Instant,
+    lines: crate::logs::LogSender,
+}
+
+impl Default for LogForwarder {
+    fn default() -> Self {
+        LogForwarder {
+            master_takes: false,
+            // The first lines go out as soon as the master is known to take them.
+            sent: Instant::now()
+                .checked_sub(LOGS_INTERVAL)
+                .unwrap_or_else(Instant::now),
+            lines: crate::logs::LogSender::default(),
+        }
+    }
+}
+
+/// Messages that must not be lost and bounced (the connection was gone or its queue
+/// full), kept for the next connection: at most [`MAX_PENDING`] of them and
+/// [`MAX_PENDING_BYTES`], the oldest dropped first.
+#[derive(Default)]
+struct ReliableQueue {
+    frames: VecDeque<Vec<u8>>,
+    bytes: usize,
+}
+
+impl ReliableQueue {
+    fn push(&mut self, frame: Vec<u8>) {
+        self.bytes += frame.len();
+        self.frames.push_back(frame);
+        while self.frames.len() > MAX_PENDING || self.bytes > MAX_PENDING_BYTES {
+            let Some(old) = self.frames.pop_front() else {
+                break;
+            };
+            self.bytes -= old.len();
+            tracing::error!("too many unsent messages: dropped the oldest");
         }
     }
 
-    /// Sends a message that must not be lost: if it bounces, it is kept and resent after
-    /// the connection is rebuilt.
-    fn send_reliable<T: Serialize + ?Sized>(&mut self, link: &mut Link, kind: &str, data: &T) {
-        let frame = protocol::encode(kind, data, &self.node_id);
-        if let Err((frame, e)) = link.send(frame) {
-            tracing::warn!("{kind} bounced ({e}); it will be resent after reconnecting");
-            self.pending_bytes += frame.len();
-            self.pending.push_back(frame);
-            while self.pending.len() > MAX_PENDING || self.pending_bytes > MAX_PENDING_BYTES {
-                let Some(old) = self.pending.pop_front() else {
-                    break;
-                };
-                self.pending_bytes -= old.len();
-                tracing::error!("too many unsent messages: dropped the oldest");
+    fn resend(&mut self, link: &mut Link) {
+        while let Some(frame) = self.frames.pop_front() {
+            self.bytes -= frame.len();
+            if let Err((frame, e)) = link.send(frame) {
+                tracing::debug!("resend paused: {e}");
+                self.bytes += frame.len();
+                self.frames.push_front(frame);
+                return;
             }
         }
     }
