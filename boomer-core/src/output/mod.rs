@@ -9,6 +9,7 @@ mod console;
 mod csv;
 mod json;
 mod prometheus;
+mod setup;
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -22,6 +23,7 @@ pub(crate) use console::Console;
 pub(crate) use csv::CsvFiles;
 pub(crate) use json::JsonSummary;
 pub(crate) use prometheus::{Prometheus, Pushgateway};
+pub(crate) use setup::from_options;
 
 /// A sink for statistics: the console, files, a metrics system.
 ///
