@@ -51,6 +51,16 @@ pub use boomer_core::{
     Options, RateLimiter, SmoothRateLimiter, SpawnEvent, Task, TaskFn, UserClass, Value, WaitTime,
 };
 pub use boomer_macros::{on, task};
+// The types the API's signatures name: errors, the in-flight guard, the master log layer.
+pub use boomer_core::{
+    master_log_layer, ArgsError, InFlight, MasterLogLayer, OptionsError, ParseError, RegistryError,
+};
+
+/// The shapes of hand-built tasks, handlers and user classes ([`TaskFn`], [`Handler`],
+/// [`UserClass`]), for programs that register them without the macros.
+pub mod registry {
+    pub use boomer_core::registry::{BoxFuture, HandlerFn, Outcome, StartFn, StopFn, UserState};
+}
 
 /// Random numbers for tasks, as Python's `random` in a locustfile: the
 /// [`fastrand`](https://docs.rs/fastrand/2) crate (a fast, per-thread generator; not for

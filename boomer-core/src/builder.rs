@@ -10,8 +10,8 @@ use crate::host::HostCell;
 use crate::http;
 use crate::users::Users;
 use crate::{
-    config, output, standalone, worker, Error, Exit, Handler, Options, RateLimiter, Registry, Task,
-    UserClass,
+    config, output, standalone, worker, ArgsError, Error, Exit, Handler, Options, RateLimiter,
+    Registry, Task, UserClass,
 };
 
 /// Entry point of the library API, for users who own their tokio runtime.
@@ -107,7 +107,7 @@ impl Builder {
     }
 
     /// Parses options from command-line arguments (the first is the program name).
-    pub fn args<I, S>(mut self, args: I) -> Result<Self, clap::Error>
+    pub fn args<I, S>(mut self, args: I) -> Result<Self, ArgsError>
     where
         I: IntoIterator<Item = S>,
         S: Into<std::ffi::OsString> + Clone,
@@ -156,7 +156,7 @@ impl Builder {
         #[cfg(feature = "http")]
         {
             let config = self.options.http.config().merged(self.http.clone());
-            let shared = config.build().map_err(|e| Error::Options(e.to_string()))?;
+            let shared = config.build().map_err(crate::OptionsError::from)?;
             http::install_config(shared);
         }
         if !self.options.run_tasks.is_empty() {
@@ -179,8 +179,7 @@ impl Builder {
             Some(l) => Some(l),
             None => self
                 .options
-                .rate_limiter()
-                .map_err(Error::Options)?
+                .rate_limiter()?
                 .map(|l| Arc::new(l) as Arc<dyn RateLimiter>),
         };
         let registry = Arc::new(self.registry);
@@ -221,11 +220,10 @@ async fn spawn_control_plane(
                     let _ = tx.send(Ok(exit));
                 }
                 Err(e) => {
-                    let _ = tx.send(Err(Error::ControlPlane(e.to_string())));
+                    let _ = tx.send(Err(Error::ControlPlane(e)));
                 }
             }
         })
-        .map_err(|e| Error::ControlPlane(e.to_string()))?;
-    rx.await
-        .map_err(|_| Error::ControlPlane("the control thread panicked".into()))?
+        .map_err(Error::ControlPlane)?;
+    rx.await.map_err(|_| Error::ControlPlanePanicked)?
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::ratelimit::{parse_ramp, SmoothRateLimiter};
+use crate::ratelimit::{parse_ramp, ParseError, SmoothRateLimiter};
 
 /// The worker's options: the command line of every `boomer::main!()` binary.
 #[derive(Parser, Debug, Clone)]
@@ -174,14 +174,31 @@ pub struct Options {
 /// assert_eq!(parse_timespan("20"), Ok(Duration::from_secs(20)));
 /// assert!(parse_timespan("10 minutes").is_err());
 /// ```
-pub fn parse_timespan(text: &str) -> Result<Duration, String> {
+pub fn parse_timespan(text: &str) -> Result<Duration, ParseError> {
     let text = text.trim();
     match text.parse::<u64>() {
         Ok(secs) => Ok(Duration::from_secs(secs)),
         // Locust's units (h, m, s) are a subset of the Go-style durations of --max-rps ramps.
-        Err(_) => crate::ratelimit::parse_duration(text)
-            .map_err(|e| format!("invalid time span ({e}): use e.g. 20, 20s, 3m, 1h30m")),
+        Err(_) => crate::ratelimit::parse_duration(text).map_err(|e| {
+            ParseError(format!(
+                "invalid time span ({e}): use e.g. 20, 20s, 3m, 1h30m"
+            ))
+        }),
     }
+}
+
+/// Why the options cannot run: what the command line (or [`Options`]) asks for is
+/// inconsistent or unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OptionsError {
+    /// `--request-increase-rate` is not a ramp.
+    #[error("--request-increase-rate {0}")]
+    IncreaseRate(#[source] ParseError),
+    /// The HTTP client cannot be set up as asked (a CA or client certificate, ...).
+    #[cfg(feature = "http")]
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
 }
 
 /// `-L`: Locust's level names (DEBUG, INFO, WARNING, ERROR, CRITICAL) in any case, the
@@ -335,7 +352,7 @@ impl Options {
     }
 
     /// The rate limiter the flags ask for, if any.
-    pub(crate) fn rate_limiter(&self) -> Result<Option<SmoothRateLimiter>, String> {
+    pub(crate) fn rate_limiter(&self) -> Result<Option<SmoothRateLimiter>, OptionsError> {
         let max = if self.max_rps > 0.0 {
             self.max_rps
         } else {
@@ -343,8 +360,7 @@ impl Options {
         };
         match &self.request_increase_rate {
             Some(rate) if rate != "-1" => {
-                let (step, period) =
-                    parse_ramp(rate).map_err(|e| format!("--request-increase-rate {e}"))?;
+                let (step, period) = parse_ramp(rate).map_err(OptionsError::IncreaseRate)?;
                 Ok(Some(SmoothRateLimiter::ramp_up(max, step, period)))
             }
             _ if self.max_rps > 0.0 => Ok(Some(SmoothRateLimiter::new(max))),

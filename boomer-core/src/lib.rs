@@ -31,12 +31,12 @@ mod worker;
 
 pub use builder::{Boomer, Builder};
 pub use cli::{init_logging, run_main};
-pub use config::{parse_timespan, Options};
+pub use config::{parse_timespan, Options, OptionsError};
 pub use ctx::Ctx;
 pub use events::{CustomMessage, Event, EventKind, SpawnEvent, Value};
 pub use logs::{master_log_layer, MasterLogLayer};
 pub use outbox::send_message;
-pub use ratelimit::{parse_duration, parse_ramp, RateLimiter, SmoothRateLimiter};
+pub use ratelimit::{parse_duration, parse_ramp, ParseError, RateLimiter, SmoothRateLimiter};
 pub use registry::{Handler, Registry, RegistryError, Task, TaskFn, UserClass};
 pub use runner::Exit;
 pub use stats::{record_failure, record_success};
@@ -83,20 +83,52 @@ pub mod __fuzz {
 
 /// Why a worker could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The tasks are unusable.
     #[error(transparent)]
     Registry(#[from] RegistryError),
     /// Bad options.
-    #[error("{0}")]
-    Options(String),
+    #[error(transparent)]
+    Options(#[from] OptionsError),
     /// `--run-tasks` named a task that does not exist.
     #[error("no task named {0:?}; the tasks are: {1}")]
     UnknownTask(String, String),
-    /// The control-plane thread could not start or died.
+    /// The control plane's thread or runtime could not start.
     #[error("the control plane failed: {0}")]
-    ControlPlane(String),
-    /// An output could not start (a CSV path, a Prometheus address, ...).
-    #[error("{0}")]
-    Output(String),
+    ControlPlane(#[source] std::io::Error),
+    /// The control plane's thread panicked.
+    #[error("the control plane failed: its thread panicked")]
+    ControlPlanePanicked,
+    /// An output could not start (a CSV path, a Prometheus address, ...): what, and why.
+    #[error("{what}: {source}")]
+    Output {
+        /// What could not start, e.g. `cannot create run_*.csv`.
+        what: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// The command line did not parse (`--help` and `--version` also end up here, as clap's
+/// do): print it with [`ArgsError::exit`], which exits as a command line does (0 for help,
+/// 2 for an error).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ArgsError(#[from] clap::Error);
+
+impl ArgsError {
+    /// Prints the message (help, version or the error, with usage) and exits the process.
+    pub fn exit(&self) -> ! {
+        self.0.exit()
+    }
+
+    /// Whether this is `--help` or `--version` rather than a mistake.
+    pub fn is_help(&self) -> bool {
+        matches!(
+            self.0.kind(),
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+        )
+    }
 }

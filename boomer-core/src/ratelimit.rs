@@ -105,9 +105,26 @@ impl RateLimiter for SmoothRateLimiter {
     }
 }
 
+/// Why a duration, a time span or a ramp did not parse: the text, and what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub(crate) String);
+
+impl From<String> for ParseError {
+    fn from(why: String) -> Self {
+        ParseError(why)
+    }
+}
+
+impl From<&str> for ParseError {
+    fn from(why: &str) -> Self {
+        ParseError(why.to_string())
+    }
+}
+
 /// Parses boomer's ramp syntax: `"N"` (N per second) or `"N/<duration>"` with a Go-style
 /// duration (`"100/1s"`, `"10/1m"`, `"5/500ms"`).
-pub fn parse_ramp(text: &str) -> Result<(f64, Duration), String> {
+pub fn parse_ramp(text: &str) -> Result<(f64, Duration), ParseError> {
     let (n, period) = match text.split_once('/') {
         Some((n, p)) => (n, parse_duration(p.trim())?),
         None => (text, Duration::from_secs(1)),
@@ -117,15 +134,13 @@ pub fn parse_ramp(text: &str) -> Result<(f64, Duration), String> {
         .parse()
         .map_err(|_| format!("{text:?}: {n:?} is not a number (expected e.g. \"100/1s\")"))?;
     if n.is_nan() || n <= 0.0 || period.is_zero() {
-        return Err(format!(
-            "{text:?}: the step and its period must be positive"
-        ));
+        return Err(format!("{text:?}: the step and its period must be positive").into());
     }
     Ok((n, period))
 }
 
 /// A Go-style duration: a number and a unit among ns, us, µs, ms, s, m, h (e.g. `1m30s`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, ParseError> {
     let mut total = 0f64;
     let mut rest = text;
     if rest.is_empty() {
@@ -149,16 +164,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
-            u => {
-                return Err(format!(
-                    "{text:?}: unknown unit {u:?} (ns, us, ms, s, m, h)"
-                ))
-            }
+            u => return Err(format!("{text:?}: unknown unit {u:?} (ns, us, ms, s, m, h)").into()),
         };
         total += value * scale;
         rest = &rest[unit_end..];
     }
-    Duration::try_from_secs_f64(total).map_err(|e| format!("{text:?}: {e}"))
+    Duration::try_from_secs_f64(total).map_err(|e| format!("{text:?}: {e}").into())
 }
 
 #[cfg(test)]

@@ -16,23 +16,23 @@ pub(crate) fn from_options(
         outputs.push(Box::new(Console::new(opts.only_summary)));
         if let Some(prefix) = &opts.csv_prefix {
             let files = CsvFiles::create(prefix, opts.csv_full_history)
-                .map_err(|e| Error::Output(format!("cannot create {prefix}_*.csv: {e}")))?;
+                .map_err(|e| output_error(format!("cannot create {prefix}_*.csv"), e))?;
             outputs.push(Box::new(files));
         }
         if opts.json || opts.json_file.is_some() {
             let json = JsonSummary::new(opts.json, opts.json_file.clone())
-                .map_err(|e| Error::Output(e.to_string()))?;
+                .map_err(|e| output_error("cannot write the JSON summary".into(), e))?;
             outputs.push(Box::new(json));
         }
     }
     if let Some(addr) = opts.prometheus_listen {
-        let prom = Prometheus::bind(addr).map_err(|e| {
-            Error::Output(format!("cannot serve Prometheus metrics on {addr}: {e}"))
-        })?;
+        let prom = Prometheus::bind(addr)
+            .map_err(|e| output_error(format!("cannot serve Prometheus metrics on {addr}"), e))?;
         outputs.push(Box::new(prom));
     }
     if let Some(url) = &opts.prometheus_pushgateway {
-        let push = Pushgateway::new(url, &opts.prometheus_job).map_err(Error::Output)?;
+        let push = Pushgateway::new(url, &opts.prometheus_job)
+            .map_err(|e| output_error(format!("cannot push to {url}"), e))?;
         outputs.push(Box::new(push));
     }
     outputs.append(&mut custom);
@@ -44,5 +44,15 @@ pub(crate) fn from_options(
         run_time: opts.run_time,
     };
     Outputs::start(outputs, info)
-        .map_err(|e| Error::Output(format!("cannot start the outputs' thread: {e}")))
+        .map_err(|e| output_error("cannot start the outputs' thread".into(), e))
+}
+
+fn output_error(
+    what: String,
+    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> Error {
+    Error::Output {
+        what,
+        source: source.into(),
+    }
 }
