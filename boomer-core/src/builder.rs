@@ -174,7 +174,7 @@ impl Builder {
         }
         let rt = tokio::runtime::Handle::current();
         let host = Arc::new(HostCell::default());
-        host.set(self.options.host.clone());
+        host.set(self.options.load.host.clone());
         let limiter = match self.limiter {
             Some(l) => Some(l),
             None => self
@@ -210,7 +210,7 @@ async fn spawn_control_plane(
             match control {
                 Ok(control) => {
                     let exit = control.block_on(async move {
-                        if opts.standalone {
+                        if opts.run.standalone {
                             standalone::run(opts, users, bus, outputs).await
                         } else {
                             let worker = worker::Worker::new(opts, users, bus, host);

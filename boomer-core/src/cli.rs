@@ -13,7 +13,7 @@ pub fn run_main(builder: Builder) -> ExitCode {
         Err(e) => e.exit(),
     };
     init_logging(&options.loglevel);
-    let failure_code = options.exit_code_on_error;
+    let failure_code = options.output.exit_code_on_error;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -15,22 +15,26 @@ use crate::ratelimit::{parse_ramp, ParseError, SmoothRateLimiter};
     allow_negative_numbers = true
 )]
 pub struct Options {
-    /// Host or IP of the Locust master.
-    #[arg(long, env = "LOCUST_MASTER_NODE_HOST", default_value = "127.0.0.1")]
-    pub master_host: String,
+    /// The master to join, and what to do when it is lost.
+    #[command(flatten)]
+    pub master: MasterArgs,
 
-    /// Port of the Locust master (its --master-bind-port).
-    #[arg(long, env = "LOCUST_MASTER_NODE_PORT", default_value_t = 5557)]
-    pub master_port: u16,
+    /// What the users run and how fast: the host, the tags, the task rate.
+    #[command(flatten)]
+    pub load: LoadArgs,
+
+    /// A run without a master: its users, ramp and length.
+    #[command(flatten)]
+    pub run: StandaloneArgs,
+
+    /// Where results go besides the master: files, the console, Prometheus.
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// Run these tasks once each (comma-separated names) without a master, print what they
     /// recorded, and exit.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub run_tasks: Vec<String>,
-
-    /// Host to test when the master sends none (ctx.host()).
-    #[arg(short = 'H', long)]
-    pub host: Option<String>,
 
     /// Log level: Locust's DEBUG, INFO, WARNING, ERROR or CRITICAL (any case), or trace,
     /// warn, off, or a filter of such levels per module (`info,boomer_core=debug`).
@@ -42,10 +46,40 @@ pub struct Options {
     #[arg(long)]
     pub print_locustfile: bool,
 
+    /// boomer::http: TLS and HTTP/2.
+    #[cfg(feature = "http")]
+    #[command(flatten)]
+    pub http: crate::http::HttpOptions,
+}
+
+/// The master to join, and what to do when it is lost.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MasterArgs {
+    /// Host or IP of the Locust master.
+    #[arg(long, env = "LOCUST_MASTER_NODE_HOST", default_value = "127.0.0.1")]
+    pub master_host: String,
+
+    /// Port of the Locust master (its --master-bind-port).
+    #[arg(long, env = "LOCUST_MASTER_NODE_PORT", default_value_t = 5557)]
+    pub master_port: u16,
+
     /// Seconds without a heartbeat from the master (once one arrived) before the users are
     /// stopped and the worker reconnects. 0 turns the check off.
     #[arg(long, env = "LOCUST_MASTER_HEARTBEAT_TIMEOUT", default_value_t = 60.0)]
     pub master_heartbeat_timeout: f64,
+
+    /// Exit (code 3) instead of reconnecting when the master is lost, for orchestrators
+    /// that restart workers themselves.
+    #[arg(long)]
+    pub exit_on_master_loss: bool,
+}
+
+/// What the users run and how fast: the host, the tags, the task rate.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// Host to test when the master sends none (ctx.host()).
+    #[arg(short = 'H', long)]
+    pub host: Option<String>,
 
     /// Run only the tasks with any of these tags (the master's --tags win when it sends some).
     #[arg(short = 'T', long, num_args = 1.., value_name = "TAG")]
@@ -63,12 +97,11 @@ pub struct Options {
     /// period, up to --max-rps.
     #[arg(long, value_name = "RATE")]
     pub request_increase_rate: Option<String>,
+}
 
-    /// Exit (code 3) instead of reconnecting when the master is lost, for orchestrators
-    /// that restart workers themselves.
-    #[arg(long)]
-    pub exit_on_master_loss: bool,
-
+/// A run without a master: its users, ramp and length.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StandaloneArgs {
     /// Run without a master: a local runner ramps the users up and stops at the run time
     /// or Ctrl-C, printing Locust's console tables.
     #[arg(long, help_heading = "Standalone")]
@@ -113,7 +146,11 @@ pub struct Options {
     /// Reset the statistics once all users are spawned, as Locust's --reset-stats.
     #[arg(long, env = "LOCUST_RESET_STATS", help_heading = "Standalone")]
     pub reset_stats: bool,
+}
 
+/// Where results go besides the master: files, the console, Prometheus.
+#[derive(clap::Args, Debug, Clone)]
+pub struct OutputArgs {
     /// Standalone: write PREFIX_stats.csv, _failures.csv, _exceptions.csv and
     /// _stats_history.csv, as Locust does.
     #[arg(long = "csv", value_name = "PREFIX", value_parser = non_empty("--csv"), help_heading = "Output")]
@@ -157,11 +194,6 @@ pub struct Options {
     /// The job name of the pushes to the Pushgateway.
     #[arg(long, default_value = "boomer", help_heading = "Output")]
     pub prometheus_job: String,
-
-    /// boomer::http: TLS and HTTP/2.
-    #[cfg(feature = "http")]
-    #[command(flatten)]
-    pub http: crate::http::HttpOptions,
 }
 
 /// Locust's `parse_timespan`: `20` (seconds), `20s`, `3m`, `2h`, `1h20m`, `3h30m10s`
@@ -284,9 +316,19 @@ const STANDALONE_ONLY: [(&str, &str); 10] = [
     ("html", "--html"),
 ];
 
+/// The options of a command line with no arguments, whatever the environment says
+/// (`LOCUST_*` variables apply to a parsed command line, not to `Options::default()`).
+///
+/// ```
+/// std::env::set_var("LOCUST_USERS", "7");
+/// assert_eq!(boomer_core::Options::default().run.users, 1);
+/// ```
 impl Default for Options {
     fn default() -> Self {
-        Options::parse_from(["boomer"])
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Options::command().mut_args(|arg| arg.env(None));
+        let matches = command.get_matches_from(["boomer"]);
+        Options::from_arg_matches(&matches).expect("the defaults parse")
     }
 }
 
@@ -304,13 +346,13 @@ impl Options {
         let master_named =
             matches.value_source("master_host") != Some(clap::parser::ValueSource::DefaultValue);
         if standalone_default && !master_named {
-            options.standalone = true;
+            options.run.standalone = true;
         }
         let invalid = |msg: String| {
             let mut cmd = Options::command();
             cmd.error(clap::error::ErrorKind::ArgumentConflict, msg)
         };
-        if !options.standalone && !options.print_locustfile && options.run_tasks.is_empty() {
+        if !options.run.standalone && !options.print_locustfile && options.run_tasks.is_empty() {
             let given: Vec<&str> = STANDALONE_ONLY
                 .iter()
                 .filter(|(id, _)| {
@@ -328,49 +370,50 @@ impl Options {
                 )));
             }
         }
-        if let Some(file) = &options.html {
+        if let Some(file) = &options.output.html {
             return Err(invalid(format!(
                 "--html {file}: boomer does not write Locust's HTML report yet; use --csv PREFIX \
                  or --json-file NAME (or the master's --html, when a master runs the test)"
             )));
         }
         // Locust: a run time of 0 is no limit.
-        if options.run_time == Some(Duration::ZERO) {
-            options.run_time = None;
+        if options.run.run_time == Some(Duration::ZERO) {
+            options.run.run_time = None;
         }
         Ok(options)
     }
 
     /// The master's ZeroMQ endpoint.
     pub fn endpoint(&self) -> String {
-        let host = if self.master_host.contains(':') && !self.master_host.starts_with('[') {
-            format!("[{}]", self.master_host)
-        } else {
-            self.master_host.clone()
-        };
-        format!("tcp://{host}:{}", self.master_port)
+        let host =
+            if self.master.master_host.contains(':') && !self.master.master_host.starts_with('[') {
+                format!("[{}]", self.master.master_host)
+            } else {
+                self.master.master_host.clone()
+            };
+        format!("tcp://{host}:{}", self.master.master_port)
     }
 
     /// The rate limiter the flags ask for, if any.
     pub(crate) fn rate_limiter(&self) -> Result<Option<SmoothRateLimiter>, OptionsError> {
-        let max = if self.max_rps > 0.0 {
-            self.max_rps
+        let max = if self.load.max_rps > 0.0 {
+            self.load.max_rps
         } else {
             f64::INFINITY
         };
-        match &self.request_increase_rate {
+        match &self.load.request_increase_rate {
             Some(rate) if rate != "-1" => {
                 let (step, period) = parse_ramp(rate).map_err(OptionsError::IncreaseRate)?;
                 Ok(Some(SmoothRateLimiter::ramp_up(max, step, period)))
             }
-            _ if self.max_rps > 0.0 => Ok(Some(SmoothRateLimiter::new(max))),
+            _ if self.load.max_rps > 0.0 => Ok(Some(SmoothRateLimiter::new(max))),
             _ => Ok(None),
         }
     }
 
     pub(crate) fn heartbeat_timeout(&self) -> Option<Duration> {
-        (self.master_heartbeat_timeout > 0.0)
-            .then(|| Duration::try_from_secs_f64(self.master_heartbeat_timeout).ok())
+        (self.master.master_heartbeat_timeout > 0.0)
+            .then(|| Duration::try_from_secs_f64(self.master.master_heartbeat_timeout).ok())
             .flatten()
     }
 }
@@ -549,7 +592,10 @@ mod tests {
             assert!(msg.contains("needs a name"), "{flag}: {msg}");
         }
         assert_eq!(
-            parse(&["--standalone", "-r", "0.5"]).unwrap().spawn_rate,
+            parse(&["--standalone", "-r", "0.5"])
+                .unwrap()
+                .run
+                .spawn_rate,
             0.5
         );
     }
@@ -569,12 +615,15 @@ mod tests {
             "0",
         ])
         .unwrap();
-        assert!(opts.headless && opts.reset_stats && opts.csv_full_history);
-        assert_eq!(opts.stop_timeout, Some(Duration::from_secs(10)));
+        assert!(opts.run.headless && opts.run.reset_stats && opts.output.csv_full_history);
+        assert_eq!(opts.run.stop_timeout, Some(Duration::from_secs(10)));
         // Locust: -t 0 is no limit.
-        assert_eq!(opts.run_time, None);
+        assert_eq!(opts.run.run_time, None);
         assert_eq!(
-            parse(&["--standalone", "-t", "1m30s"]).unwrap().run_time,
+            parse(&["--standalone", "-t", "1m30s"])
+                .unwrap()
+                .run
+                .run_time,
             Some(Duration::from_secs(90))
         );
         let msg = refused(&["--standalone", "--csv-full-history"]);

@@ -7,18 +7,23 @@ use crate::{Error, Options, Registry};
 /// prints what it recorded.
 pub(crate) async fn run(registry: &Registry, opts: &Options) -> Result<(), Error> {
     let mut out = std::io::stdout();
-    crate::users::run_tasks(registry, &opts.run_tasks, opts.host.as_deref(), &mut out)
-        .await
-        .map_err(|name| {
-            let names = registry
-                .tasks
-                .iter()
-                .map(|t| match t.class {
-                    Some(_) => format!("{}.{}", registry.class_name(t.class), t.name),
-                    None => t.name.clone(),
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            Error::UnknownTask(name, names)
-        })
+    crate::users::run_tasks(
+        registry,
+        &opts.run_tasks,
+        opts.load.host.as_deref(),
+        &mut out,
+    )
+    .await
+    .map_err(|name| {
+        let names = registry
+            .tasks
+            .iter()
+            .map(|t| match t.class {
+                Some(_) => format!("{}.{}", registry.class_name(t.class), t.name),
+                None => t.name.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        Error::UnknownTask(name, names)
+    })
 }

@@ -41,8 +41,8 @@ pub(crate) fn ticker(period: Duration) -> Interval {
 /// Locust's `--tags` / `--exclude-tags` from this process's own flags.
 pub(crate) fn tag_filter(opts: &Options) -> TagFilter {
     TagFilter {
-        include: (!opts.tags.is_empty()).then(|| opts.tags.clone()),
-        exclude: opts.exclude_tags.clone(),
+        include: (!opts.load.tags.is_empty()).then(|| opts.load.tags.clone()),
+        exclude: opts.load.exclude_tags.clone(),
     }
 }
 

@@ -36,16 +36,16 @@ pub(crate) async fn run(
     runner::start_test(&mut users, &bus, runner::tag_filter(&opts));
     tracing::info!(
         "Ramping to {} users at a rate of {:.2} per second",
-        opts.users,
-        opts.spawn_rate
+        opts.run.users,
+        opts.run.spawn_rate
     );
-    let target = users.plan().distribute(opts.users);
+    let target = users.plan().distribute(opts.run.users);
     bus.fire(Event::Spawn(spawn_event(&opts, target.clone())));
     let ramp = Ramp {
-        target: opts.users,
-        rate: opts.spawn_rate,
+        target: opts.run.users,
+        rate: opts.run.spawn_rate,
     };
-    let deadline = opts.run_time.map(|t| start + t);
+    let deadline = opts.run.run_time.map(|t| start + t);
     let mut report = ticker(REPORT_INTERVAL);
     report.reset();
     let mut signals = Signals::new();
@@ -62,7 +62,7 @@ pub(crate) async fn run(
                     complete = true;
                     tracing::info!("All users spawned: {counts:?} ({spawned} total users)");
                     bus.fire(Event::SpawningComplete(u64::from(spawned)));
-                    if opts.reset_stats {
+                    if opts.run.reset_stats {
                         tracing::info!("Resetting stats");
                         runner.reset();
                     }
@@ -78,7 +78,7 @@ pub(crate) async fn run(
         }
     };
     // Locust's --stop-timeout: users may finish their current task for that long.
-    users.set_stop_timeout(opts.stop_timeout.unwrap_or_default());
+    users.set_stop_timeout(opts.run.stop_timeout.unwrap_or_default());
     users.stop_all().await;
     drop(runner::end_test(&bus));
     while let Some(out) = outbox.try_recv() {
@@ -169,9 +169,9 @@ impl Ramp {
 fn spawn_event(opts: &Options, user_classes_count: BTreeMap<String, u32>) -> SpawnEvent {
     SpawnEvent {
         user_classes_count,
-        host: opts.host.clone(),
-        spawn_rate: opts.spawn_rate,
-        stop_timeout: opts.stop_timeout.map_or(0.0, |t| t.as_secs_f64()),
+        host: opts.load.host.clone(),
+        spawn_rate: opts.run.spawn_rate,
+        stop_timeout: opts.run.stop_timeout.map_or(0.0, |t| t.as_secs_f64()),
         options: BTreeMap::new(),
     }
 }

@@ -312,7 +312,7 @@ impl Worker {
             );
             self.stop_users(AfterStop::Idle);
         }
-        if self.opts.exit_on_master_loss {
+        if self.opts.master.exit_on_master_loss {
             if self.ever_acked {
                 tracing::error!("the master is lost and --exit-on-master-loss is set: exiting");
             } else {
@@ -547,7 +547,7 @@ impl Worker {
         let Some(users) = self.users.as_mut() else {
             return;
         };
-        let fallback = self.opts.host.clone();
+        let fallback = self.opts.load.host.clone();
         self.host.set(event.host.clone().or(fallback));
         // A spawn replaces the one still completing, as Python's kills its greenlet.
         self.completing = users.apply(&event.user_classes_count);

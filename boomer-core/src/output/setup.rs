@@ -11,37 +11,37 @@ pub(crate) fn from_options(
     mut custom: Vec<Box<dyn Output>>,
 ) -> Result<Outputs, Error> {
     let mut outputs: Vec<Box<dyn Output>> = Vec::new();
-    if opts.standalone {
+    if opts.run.standalone {
         stats::set_high_resolution(true);
-        outputs.push(Box::new(Console::new(opts.only_summary)));
-        if let Some(prefix) = &opts.csv_prefix {
-            let files = CsvFiles::create(prefix, opts.csv_full_history)
+        outputs.push(Box::new(Console::new(opts.output.only_summary)));
+        if let Some(prefix) = &opts.output.csv_prefix {
+            let files = CsvFiles::create(prefix, opts.output.csv_full_history)
                 .map_err(|e| output_error(format!("cannot create {prefix}_*.csv"), e))?;
             outputs.push(Box::new(files));
         }
-        if opts.json || opts.json_file.is_some() {
-            let json = JsonSummary::new(opts.json, opts.json_file.clone())
+        if opts.output.json || opts.output.json_file.is_some() {
+            let json = JsonSummary::new(opts.output.json, opts.output.json_file.clone())
                 .map_err(|e| output_error("cannot write the JSON summary".into(), e))?;
             outputs.push(Box::new(json));
         }
     }
-    if let Some(addr) = opts.prometheus_listen {
+    if let Some(addr) = opts.output.prometheus_listen {
         let prom = Prometheus::bind(addr)
             .map_err(|e| output_error(format!("cannot serve Prometheus metrics on {addr}"), e))?;
         outputs.push(Box::new(prom));
     }
-    if let Some(url) = &opts.prometheus_pushgateway {
-        let push = Pushgateway::new(url, &opts.prometheus_job)
+    if let Some(url) = &opts.output.prometheus_pushgateway {
+        let push = Pushgateway::new(url, &opts.output.prometheus_job)
             .map_err(|e| output_error(format!("cannot push to {url}"), e))?;
         outputs.push(Box::new(push));
     }
     outputs.append(&mut custom);
     let info = RunInfo {
         start_time: stats::now_epoch(),
-        standalone: opts.standalone,
-        users: opts.users,
-        spawn_rate: opts.spawn_rate,
-        run_time: opts.run_time,
+        standalone: opts.run.standalone,
+        users: opts.run.users,
+        spawn_rate: opts.run.spawn_rate,
+        run_time: opts.run.run_time,
     };
     Outputs::start(outputs, info)
         .map_err(|e| output_error("cannot start the outputs' thread".into(), e))
