@@ -1137,6 +1137,9 @@ impl MissingClasses {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -1200,7 +1203,7 @@ mod tests {
     }
 
     /// Runs `script` as the master against the worker; the worker's exit.
-    fn against(args: &[&str], script: impl AsyncFnOnce(FakeMaster)) -> Exit {
+    pub(super) fn against(args: &[&str], script: impl AsyncFnOnce(FakeMaster)) -> Exit {
         let _stats = crate::STATS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let users_rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -1222,7 +1225,7 @@ mod tests {
         })
     }
 
-    fn num(v: &Value, key: &str) -> Option<u64> {
+    pub(super) fn num(v: &Value, key: &str) -> Option<u64> {
         v.as_map()?
             .iter()
             .find(|(k, _)| k.as_str() == Some(key))
@@ -1237,14 +1240,14 @@ mod tests {
     }
 
     /// Accepts the first connection and acknowledges its `client_ready`.
-    async fn registered(master: &mut FakeMaster) -> Accepted {
+    pub(super) async fn registered(master: &mut FakeMaster) -> Accepted {
         let mut conn = master.accept().await;
         conn.expect("client_ready").await;
         conn.send("ack", map(&[("index", 7.into())]));
         conn
     }
 
-    fn spawn_message(users: u64, timestamp: f64) -> Value {
+    pub(super) fn spawn_message(users: u64, timestamp: f64) -> Value {
         map(&[
             ("timestamp", timestamp.into()),
             ("user_classes_count", map(&[("RustUser", users.into())])),

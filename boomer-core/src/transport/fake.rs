@@ -118,6 +118,11 @@ impl Accepted {
         let _ = self.to_worker.send(LinkEvent::Frame(frame));
     }
 
+    /// Sends a frame as it is, whatever its bytes (the fuzz test's random frames).
+    pub(crate) fn send_raw(&self, frame: Vec<u8>) {
+        let _ = self.to_worker.send(LinkEvent::Frame(frame));
+    }
+
     /// The connection breaks (the worker sees it lost).
     pub(crate) fn break_connection(self) {
         let _ = self.to_worker.send(LinkEvent::Lost(
