@@ -93,7 +93,6 @@ impl Proc {
         if self.exit.is_none() {
             let mut child = self.child.take().expect("child");
             let (tx, rx) = mpsc::channel();
-            let pid = child.id();
             std::thread::spawn(move || {
                 if let Ok(status) = child.wait() {
                     let _ = tx.send(status);
@@ -101,7 +100,6 @@ impl Proc {
             });
             self.exit = Some(rx);
             self.child = None;
-            let _ = pid;
         }
         match self.exit.as_ref().expect("receiver").recv_timeout(timeout) {
             Ok(status) => status,
