@@ -57,7 +57,9 @@ pub(crate) async fn run(
             _ = wait_until(next_spawn) => {
                 spawned = ramp.due(start.elapsed());
                 let counts = users.plan().distribute(spawned);
-                users.apply(&counts);
+                // Retired at once, as before `stop_all` took the timeout: a ramp here only
+                // grows, so a class loses a user only as the split over classes shifts.
+                users.apply(&counts, Duration::ZERO);
                 if spawned >= ramp.target {
                     complete = true;
                     tracing::info!("All users spawned: {counts:?} ({spawned} total users)");
@@ -78,8 +80,9 @@ pub(crate) async fn run(
         }
     };
     // Locust's --stop-timeout: users may finish their current task for that long.
-    users.set_stop_timeout(opts.run.stop_timeout.unwrap_or_default());
-    users.stop_all().await;
+    users
+        .stop_all(opts.run.stop_timeout.unwrap_or_default())
+        .await;
     drop(runner::end_test(&bus));
     while let Some(out) = outbox.try_recv() {
         runner.collect(out);

@@ -80,7 +80,6 @@ pub(crate) struct Users {
     /// Users retired by a lower count, still finishing, by class (counted until they are
     /// gone, as Python's worker counts its users; stopping waits for them too).
     retiring: Vec<RetiredUser>,
-    stop_timeout: Duration,
     /// Cuts every stop under way short (quit): see [`Hurry`].
     hurry: Arc<Hurry>,
     next_id: u64,
@@ -111,7 +110,6 @@ impl Users {
             },
             running: BTreeMap::new(),
             retiring: Vec::new(),
-            stop_timeout: Duration::ZERO,
             hurry: Arc::default(),
             next_id: 0,
         }
@@ -131,11 +129,6 @@ impl Users {
         }
     }
 
-    /// How long stopped users may finish their current task (the master's `stop_timeout`).
-    pub(crate) fn set_stop_timeout(&mut self, timeout: Duration) {
-        self.stop_timeout = timeout;
-    }
-
     /// The plan, e.g. to split a user count over the classes.
     pub(crate) fn plan(&self) -> &Plan {
         &self.plan
@@ -144,12 +137,17 @@ impl Users {
     /// Starts or stops only the difference to reach `target` (absolute counts per master
     /// class name); classes the target does not name keep their users. If this call retired
     /// users, the future returned ends once they are gone: a Python worker reports
-    /// `spawning_complete` only then (runners.py `start_worker`).
+    /// `spawning_complete` only then (runners.py `start_worker`). A retired user may finish
+    /// its current task within `stop_timeout` (the master's), as [`stop_all`](Self::stop_all).
     ///
     /// A name no class here runs is skipped (the control plane reports it to the master).
     /// The running map keeps a name only while it has users or the latest target names it,
     /// so a master inventing class names at every spawn leaves it bounded.
-    pub(crate) fn apply(&mut self, target: &BTreeMap<String, u32>) -> Option<Retiring> {
+    pub(crate) fn apply(
+        &mut self,
+        target: &BTreeMap<String, u32>,
+        stop_timeout: Duration,
+    ) -> Option<Retiring> {
         let batch = Arc::new(Batch::default());
         self.retiring.retain(|r| !r.gone());
         for (name, &want) in target {
@@ -160,7 +158,7 @@ impl Users {
             let want = want as usize;
             while running.len() > want {
                 if let Some(user) = running.pop() {
-                    let retired = retire(user, self.stop_timeout, self.hurry.clone());
+                    let retired = retire(user, stop_timeout, self.hurry.clone());
                     let member = Batch::join(&batch);
                     let gone = Arc::new(AtomicBool::new(false));
                     let mark = gone.clone();
@@ -237,14 +235,17 @@ impl Users {
     /// Stops every user: each may finish its current task within `stop_timeout`, then is
     /// cancelled and runs `on_stop`. Returns once all are gone, users retired earlier
     /// included, so that what they recorded is in the shards before the next report.
-    pub(crate) async fn stop_all(&mut self) {
-        self.stopping().await
+    pub(crate) async fn stop_all(&mut self, stop_timeout: Duration) {
+        self.stopping(stop_timeout).await
     }
 
     /// [`stop_all`](Self::stop_all) as a future that borrows nothing: the users are taken
     /// out at once (the counts read 0), and the future ends once they are all gone, so a
     /// caller may await it beside other work.
-    pub(crate) fn stopping(&mut self) -> impl Future<Output = ()> + Send + 'static {
+    pub(crate) fn stopping(
+        &mut self,
+        stop_timeout: Duration,
+    ) -> impl Future<Output = ()> + Send + 'static {
         let users: Vec<UserHandle> = std::mem::take(&mut self.running)
             .into_values()
             .flatten()
@@ -256,7 +257,6 @@ impl Users {
         for u in &users {
             u.signal.soft_stop();
         }
-        let stop_timeout = self.stop_timeout;
         let hurry = self.hurry.clone();
         async move {
             let deadline = deadline_after(stop_timeout);
@@ -514,13 +514,12 @@ mod tests {
             Arc::default(),
             None,
         );
-        users.set_stop_timeout(Duration::ZERO);
         let at = |n: u32| BTreeMap::from([(DEFAULT_CLASS.to_string(), n)]);
         for n in [10, 30, 5, 20, 3] {
-            users.apply(&at(n));
+            users.apply(&at(n), Duration::ZERO);
             rt.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
         }
-        rt.block_on(users.stop_all());
+        rt.block_on(users.stop_all(Duration::ZERO));
         let served = SERVED.load(Ordering::SeqCst);
         assert!(served > 100, "{served}");
         assert_eq!(RECORDED.load(Ordering::SeqCst), served);
@@ -551,12 +550,14 @@ mod tests {
             Arc::default(),
             None,
         );
-        users.set_stop_timeout(Duration::from_secs(1));
         let n = 200_000;
-        users.apply(&BTreeMap::from([("Shopper".to_string(), n)]));
+        users.apply(
+            &BTreeMap::from([("Shopper".to_string(), n)]),
+            Duration::from_secs(1),
+        );
         assert_eq!(users.total(), n);
         users_rt.block_on(async { tokio::time::sleep(Duration::from_millis(500)).await });
-        let stopping = users.stopping();
+        let stopping = users.stopping(Duration::from_secs(1));
         let began = Instant::now();
         let stopped = control
             .block_on(async { tokio::time::timeout(Duration::from_secs(20), stopping).await });
@@ -593,15 +594,19 @@ mod tests {
             Arc::default(),
             None,
         );
-        users.set_stop_timeout(Duration::ZERO);
         let at = |n: u32| BTreeMap::from([(DEFAULT_CLASS.to_string(), n)]);
-        assert!(users.apply(&at(4)).is_none(), "nobody was retired");
+        assert!(
+            users.apply(&at(4), Duration::ZERO).is_none(),
+            "nobody was retired"
+        );
         rt.block_on(async {
             while STARTED.load(Ordering::SeqCst) < 4 {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         });
-        let mut retiring = users.apply(&at(1)).expect("three users were retired");
+        let mut retiring = users
+            .apply(&at(1), Duration::ZERO)
+            .expect("three users were retired");
         assert_eq!(users.total(), 4);
         assert_eq!(users.counts(), at(4));
         let early = rt.block_on(async {
@@ -614,7 +619,7 @@ mod tests {
         assert_eq!(users.total(), 1);
         assert_eq!(users.counts(), at(1));
         HELD.add_permits(1_000);
-        rt.block_on(users.stop_all());
+        rt.block_on(users.stop_all(Duration::ZERO));
         assert_eq!(users.total(), 0);
     }
 
@@ -635,13 +640,12 @@ mod tests {
             Arc::default(),
             None,
         );
-        users.set_stop_timeout(Duration::MAX);
         let at = |n: u32| BTreeMap::from([(DEFAULT_CLASS.to_string(), n)]);
         let _guard = rt.enter();
-        users.apply(&at(3));
-        users.apply(&at(1));
+        users.apply(&at(3), Duration::MAX);
+        users.apply(&at(1), Duration::MAX);
         rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(10), users.stop_all())
+            tokio::time::timeout(Duration::from_secs(10), users.stop_all(Duration::MAX))
                 .await
                 .expect("stopped")
         });
@@ -670,10 +674,10 @@ mod tests {
                 None,
             );
             for i in 0..10_000 {
-                users.apply(&BTreeMap::from([
-                    ("Shopper".to_string(), 1),
-                    (format!("Invented{i}"), 0),
-                ]));
+                users.apply(
+                    &BTreeMap::from([("Shopper".to_string(), 1), (format!("Invented{i}"), 0)]),
+                    Duration::ZERO,
+                );
                 assert!(
                     users.running.len() <= 2,
                     "{} names kept",
@@ -685,21 +689,24 @@ mod tests {
             assert_eq!(counts.get("Shopper"), Some(&1), "{counts:?}");
             assert!(counts.len() <= 2, "{counts:?}");
             // A name the only class takes runs users, and lets go of them when they stop.
-            users.apply(&BTreeMap::from([("Invented".to_string(), 2)]));
+            users.apply(
+                &BTreeMap::from([("Invented".to_string(), 2)]),
+                Duration::ZERO,
+            );
             let runs_any = users.plan.resolve("Invented").is_some();
             assert_eq!(users.total(), if runs_any { 3 } else { 1 });
-            let retiring = users.apply(&BTreeMap::from([
-                ("Shopper".to_string(), 0),
-                ("Invented".to_string(), 0),
-            ]));
+            let retiring = users.apply(
+                &BTreeMap::from([("Shopper".to_string(), 0), ("Invented".to_string(), 0)]),
+                Duration::ZERO,
+            );
             rt.block_on(retiring.expect("users were retired"));
             assert_eq!(users.total(), 0);
             assert!(users
-                .apply(&BTreeMap::from([("Other".to_string(), 0)]))
+                .apply(&BTreeMap::from([("Other".to_string(), 0)]), Duration::ZERO)
                 .is_none());
             assert_eq!(users.total(), 0);
             assert!(users.running.len() <= 1, "{:?}", users.counts());
-            rt.block_on(users.stop_all());
+            rt.block_on(users.stop_all(Duration::ZERO));
         }
     }
 
@@ -741,7 +748,10 @@ mod tests {
             None,
         );
         let _guard = rt.enter();
-        users.apply(&BTreeMap::from([(DEFAULT_CLASS.to_string(), 2)]));
+        users.apply(
+            &BTreeMap::from([(DEFAULT_CLASS.to_string(), 2)]),
+            Duration::ZERO,
+        );
         wait("both users on both tasks", &|| {
             (0..2).all(|u| ran(u, 0) > 0 && ran(u, 1) > 0)
         });
@@ -767,7 +777,7 @@ mod tests {
         assert_eq!([ran(0, 0), ran(1, 0)], a, "a task that was not picked ran");
         assert_eq!(users.total(), 2);
         rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(10), users.stop_all())
+            tokio::time::timeout(Duration::from_secs(10), users.stop_all(Duration::ZERO))
                 .await
                 .expect("stopped")
         });
