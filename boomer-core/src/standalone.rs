@@ -57,8 +57,8 @@ pub(crate) async fn run(
             _ = wait_until(next_spawn) => {
                 spawned = ramp.due(start.elapsed());
                 let counts = users.plan().distribute(spawned);
-                // Retired at once, as before `stop_all` took the timeout: a ramp here only
-                // grows, so a class loses a user only as the split over classes shifts.
+                // A ramp only grows: a class loses users only when the split over the
+                // classes shifts, and those stop at once (`--stop-timeout` is for the end).
                 users.apply(&counts, Duration::ZERO);
                 if spawned >= ramp.target {
                     complete = true;
