@@ -15,8 +15,8 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::events::{Event, EventKind, Value};
+use crate::panic::{install_panic_hook, report_panic, CatchUnwind};
 use crate::registry::Handler;
-use crate::users::{install_panic_hook, report_panic, CatchUnwind};
 
 /// The most custom messages waiting for their handlers.
 pub(crate) const MAX_QUEUED_MESSAGES: usize = 1024;

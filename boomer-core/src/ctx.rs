@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::host::HostCell;
 use crate::stats;
-use crate::users::UserSignal;
+use crate::users::signal::UserSignal;
 
 /// One virtual user's view of the test: the current host, its id, and the record methods.
 ///
@@ -118,7 +118,7 @@ impl Ctx {
     /// # }
     /// ```
     pub async fn in_flight(&self) -> crate::InFlight {
-        crate::users::begin_request_of(self.signal.clone()).await
+        crate::users::signal::begin_request_of(self.signal.clone()).await
     }
 
     /// This user's HTTP client, bound to [`host`](Self::host): see [`crate::http`].

@@ -16,6 +16,7 @@ pub mod http;
 mod logs;
 mod outbox;
 pub mod output;
+mod panic;
 mod process;
 pub mod protocol;
 mod ratelimit;
@@ -40,7 +41,7 @@ pub use ratelimit::{parse_duration, parse_ramp, ParseError, RateLimiter, SmoothR
 pub use registry::{Handler, Registry, RegistryError, Task, TaskFn, UserClass};
 pub use runner::Exit;
 pub use stats::{record_failure, record_success};
-pub use users::InFlight;
+pub use users::signal::InFlight;
 pub use wait::{between, constant, constant_pacing, constant_throughput, WaitTime};
 
 #[doc(hidden)]
@@ -57,7 +58,7 @@ pub mod __bench {
     /// Runs one task once as a user's loop does (timing, panic catching, failure recording,
     /// the stop signal).
     pub async fn run_task(task: &crate::Task, ctx: &mut crate::Ctx) {
-        let signal = crate::users::UserSignal::default();
+        let signal = crate::users::signal::UserSignal::default();
         let start = std::time::Instant::now();
         crate::users::run_in_loop(task, ctx, &mut (), &signal, start).await;
     }

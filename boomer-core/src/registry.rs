@@ -8,6 +8,9 @@ use std::pin::Pin;
 use crate::events::{Event, EventKind};
 use crate::Ctx;
 
+/// The name of the class of tasks that take no user state.
+pub(crate) const DEFAULT_CLASS: &str = "default";
+
 /// A boxed future borrowed for `'a`, the shape every registered async function returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -397,7 +400,7 @@ impl Registry {
     /// The name of the class whose state is `class` (the default class for `None`).
     pub(crate) fn class_name(&self, class: Option<TypeId>) -> &str {
         match class {
-            None => crate::users::DEFAULT_CLASS,
+            None => DEFAULT_CLASS,
             Some(_) => self
                 .classes
                 .iter()
@@ -464,5 +467,76 @@ impl IntoOutcome for () {
 impl<E: std::fmt::Display> IntoOutcome for Result<(), E> {
     fn into_outcome(self) -> Outcome {
         self.map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    //! Registries for the unit tests of the modules that run them: a class of weight 3
+    //! (`Shopper`), one of fixed count 2 (`Admin`), and tasks that do nothing.
+
+    use super::{BoxFuture, Registry, Task, TaskFn, UserClass, UserState};
+    use crate::Ctx;
+
+    pub(crate) fn task(name: &str, weight: u32) -> Task {
+        Task::new(name, weight, TaskFn::Sync(|_| Ok(())))
+    }
+
+    pub(crate) struct Shopper;
+    pub(crate) struct Admin;
+
+    pub(crate) fn start(_: &mut Ctx) -> BoxFuture<'_, Result<UserState, String>> {
+        Box::pin(async { Ok(Box::new(()) as UserState) })
+    }
+
+    pub(crate) fn registry(default_tasks: bool) -> Registry {
+        let mut r = Registry::default();
+        r.add_class(UserClass::new::<Shopper>("Shopper", start).weight(3));
+        r.add_class(UserClass::new::<Admin>("Admin", start).fixed_count(2));
+        r.add_task(task("shop", 1).for_class::<Shopper>());
+        r.add_task(task("admin", 1).for_class::<Admin>());
+        if default_tasks {
+            r.add_task(task("plain", 1));
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{registry, start, task, Admin};
+    use super::*;
+
+    #[test]
+    fn validation_names_the_fix() {
+        let mut r = registry(false);
+        assert_eq!(r.validate(), Ok(()));
+        r.add_class(UserClass::new::<u8>("Empty", start));
+        assert_eq!(
+            r.validate(),
+            Err(crate::RegistryError::ClassWithoutTask("Empty".into()))
+        );
+        let mut r = registry(false);
+        r.add_task(task("orphan", 1).for_class::<u16>());
+        assert_eq!(
+            r.validate(),
+            Err(crate::RegistryError::UnknownClass("orphan".into()))
+        );
+        assert_eq!(
+            Registry::default().validate(),
+            Err(crate::RegistryError::NoTask)
+        );
+        // Task names are unique per class, not across classes.
+        let mut r = registry(false);
+        r.add_task(task("shop", 1).for_class::<Admin>());
+        assert_eq!(r.validate(), Ok(()));
+        r.add_task(task("shop", 2).for_class::<Admin>());
+        assert_eq!(
+            r.validate(),
+            Err(crate::RegistryError::DuplicateTask(
+                "shop".into(),
+                "Admin".into()
+            ))
+        );
     }
 }

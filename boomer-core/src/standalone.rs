@@ -57,7 +57,9 @@ pub(crate) async fn run(
             _ = wait_until(next_spawn) => {
                 spawned = ramp.due(start.elapsed());
                 let counts = users.plan().distribute(spawned);
-                users.apply(&counts);
+                // A ramp only grows: a class loses users only when the split over the
+                // classes shifts, and those stop at once (`--stop-timeout` is for the end).
+                users.apply(&counts, Duration::ZERO);
                 if spawned >= ramp.target {
                     complete = true;
                     tracing::info!("All users spawned: {counts:?} ({spawned} total users)");
@@ -78,8 +80,9 @@ pub(crate) async fn run(
         }
     };
     // Locust's --stop-timeout: users may finish their current task for that long.
-    users.set_stop_timeout(opts.run.stop_timeout.unwrap_or_default());
-    users.stop_all().await;
+    users
+        .stop_all(opts.run.stop_timeout.unwrap_or_default())
+        .await;
     drop(runner::end_test(&bus));
     while let Some(out) = outbox.try_recv() {
         runner.collect(out);

@@ -119,6 +119,9 @@ pub(crate) struct Worker {
     bus: EventBus,
     host: Arc<HostCell>,
     last_spawn: f64,
+    /// The last spawn's `stop_timeout`: how long users that spawn retired, or that a stop
+    /// stops, may finish their current task.
+    stop_timeout: Duration,
     /// The master's `--reset-stats`, from its options in the spawn.
     reset_stats: bool,
     /// Classes the master named that this worker lacks, already reported in this test.
@@ -163,6 +166,7 @@ impl Worker {
             bus,
             host,
             last_spawn: f64::NEG_INFINITY,
+            stop_timeout: Duration::ZERO,
             reset_stats: false,
             missing_reported: MissingClasses::default(),
             live: Liveness::default(),
@@ -525,11 +529,9 @@ impl Worker {
         let Some(users) = self.users.as_mut() else {
             return;
         };
-        users.set_stop_timeout(
-            Duration::try_from_secs_f64(event.stop_timeout())
-                .unwrap_or_default()
-                .min(MAX_STOP_TIMEOUT),
-        );
+        self.stop_timeout = Duration::try_from_secs_f64(event.stop_timeout())
+            .unwrap_or_default()
+            .min(MAX_STOP_TIMEOUT);
         if first {
             // A new test: what was recorded since the last report belongs to no test (the
             // master cleared its stats too), as Python's clear_all at the first spawn.
@@ -550,7 +552,7 @@ impl Worker {
         let fallback = self.opts.load.host.clone();
         self.host.set(event.host.clone().or(fallback));
         // A spawn replaces the one still completing, as Python's kills its greenlet.
-        self.completing = users.apply(&event.user_classes_count);
+        self.completing = users.apply(&event.user_classes_count, self.stop_timeout);
         tracing::info!(
             "spawn: {:?} (host {:?})",
             event.user_classes_count,
@@ -668,9 +670,10 @@ impl Worker {
             return;
         };
         self.stopping_counts = users.counts();
+        let stop_timeout = self.stop_timeout;
         self.busy = Some(Busy::Users(
             Box::pin(async move {
-                users.stop_all().await;
+                users.stop_all(stop_timeout).await;
                 users
             }),
             then,
@@ -884,8 +887,7 @@ impl Worker {
             None => {}
         }
         if let Some(mut users) = self.users.take() {
-            users.set_stop_timeout(QUIT_SOFT_STOP);
-            let stopping = users.stopping();
+            let stopping = users.stopping(QUIT_SOFT_STOP);
             if self.heartbeating(&mut link, stopping).await.is_none() {
                 tracing::warn!("users still stopping at a second signal: left behind");
             }

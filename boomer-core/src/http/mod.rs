@@ -474,7 +474,7 @@ impl<'a> RequestBuilder<'a> {
     /// when the [`Response`] is dropped, so its verdict can still be changed until then.
     pub async fn send(self) -> Response {
         // In flight until the Response exists, so a stopped user is not dropped mid-request.
-        let _in_flight = crate::users::begin_request().await;
+        let _in_flight = crate::users::signal::begin_request().await;
         let start = Instant::now();
         let timeout = self.timeout;
         let deadline = tokio::time::Instant::from_std(start) + timeout;

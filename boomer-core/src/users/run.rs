@@ -1,0 +1,349 @@
+//! The loop each user runs: wait for the test's gate, build its state (`on_start`), pick a
+//! task by weight (or in order), run it, wait, until told to stop; then `on_stop`. Also the
+//! task runners it shares with `--run-tasks` and the benches: timing, panic catching,
+//! failure recording.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::plan::ClassSlot;
+use super::signal::{until_hard, UserSignal};
+use super::Shared;
+use crate::panic::{panic_message, report_panic, set_panic_site, take_panic_site, CatchUnwind};
+use crate::ratelimit::RateLimiter;
+use crate::registry::{Outcome, Task, TaskFn, UserClass, UserState};
+use crate::stats;
+use crate::Ctx;
+
+/// First pause before a user whose `on_start` failed tries again (doubling up to 10 s).
+const ON_START_RETRY: Duration = Duration::from_millis(500);
+
+pub(super) async fn user_loop(
+    slot: Arc<ClassSlot>,
+    mut ctx: Ctx,
+    shared: Shared,
+    signal: Arc<UserSignal>,
+) {
+    shared.gate.wait().await;
+    // The class as of now (an edit may have come since the user was made). The picker
+    // changes only its tasks and host: `on_start`, `on_stop` and `wait_time` stay.
+    let mut plan = slot.get();
+    ctx.set_class_host(plan.class.host.as_deref());
+    // Boxed, here and for async tasks below: a future's size is that of its largest await
+    // point, and every idle user holds one, so the rare and large ones live on the heap
+    // only while they run (idle users stay under 1 KiB each).
+    let Some(mut state) = Box::pin(start_user(&plan.class, &mut ctx, &signal)).await else {
+        return;
+    };
+    let mut rng = fastrand::Rng::new();
+    let mut next_in_order = 0usize;
+    let mut backoff = Backoff::default();
+    // Time is read once per iteration when it can be: the task's start doubles as the
+    // iteration's start unless a rate limiter waits in between, and the end is read only
+    // for a failure's response time or a wait that depends on how long the task took.
+    let wait_uses_elapsed = plan.class.wait_time.uses_elapsed();
+    while !signal.stopping() {
+        // One atomic load: the host's version, which the class picker bumps too.
+        if ctx.refresh() {
+            let now = slot.get();
+            if !Arc::ptr_eq(&now, &plan) {
+                plan = now;
+                ctx.set_class_host(plan.class.host.as_deref());
+                next_in_order = 0;
+            }
+        }
+        if plan.table.is_empty() {
+            // No task to pick (tag filtering, or the picker left none): wait for an edit.
+            let Some(now) = Box::pin(slot.until_tasks(&signal)).await else {
+                break;
+            };
+            plan = now;
+            ctx.set_class_host(plan.class.host.as_deref());
+            next_in_order = 0;
+            continue;
+        }
+        let class = &plan.class;
+        let began = (shared.limiter.is_none() || wait_uses_elapsed).then(Instant::now);
+        if let Some(limiter) = &shared.limiter {
+            let Some(acquired) = Box::pin(acquire_unless_stopped(&**limiter, &signal)).await else {
+                break;
+            };
+            if let Err(panic) = acquired {
+                // Recorded as a task's panic is; the user backs off and tries again.
+                let what = format!("rate limiter of {}", class.name);
+                backoff.failed("rate_limiter", &class.name, &what, &*panic);
+                if Box::pin(backoff.pause(&signal)).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        }
+        let task = if class.sequential {
+            next_in_order += 1;
+            plan.table.nth(next_in_order - 1)
+        } else {
+            plan.table.pick(&mut rng)
+        };
+        if let Some(task) = task {
+            let start = match began {
+                Some(began) if shared.limiter.is_none() => began,
+                _ => Instant::now(),
+            };
+            let ran = match run_inline(task, &mut ctx, &signal, start) {
+                Some(ran) => ran,
+                None => Box::pin(run_in_loop(task, &mut ctx, &mut *state, &signal, start)).await,
+            };
+            if !ran {
+                break;
+            }
+        }
+        let took = match began {
+            Some(began) if wait_uses_elapsed => began.elapsed(),
+            _ => Duration::ZERO,
+        };
+        let wait = match catch_unwind(AssertUnwindSafe(|| class.wait_time.next(took, &mut rng))) {
+            Ok(wait) => {
+                backoff.reset();
+                wait
+            }
+            Err(panic) => {
+                // Recorded as a task's panic is; the user waits a growing pause instead.
+                let what = format!("wait_time of {}", class.name);
+                backoff.failed("wait_time", &class.name, &what, &*panic);
+                if Box::pin(backoff.pause(&signal)).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        if wait.is_zero() {
+            // A plain fn, or an async fn that never waits, would otherwise hold its thread; but
+            // yielding every iteration costs a trip through the scheduler (and, with one user,
+            // an epoll per iteration): yield once tokio's cooperative budget is spent.
+            tokio::task::consume_budget().await;
+        } else if signal.stop_or_sleep(wait).await {
+            break;
+        }
+    }
+    if let Some(stop) = plan.class.on_stop {
+        if let Err(panic) = CatchUnwind(stop(&mut *state, &mut ctx)).await {
+            report_panic(&format!("on_stop of {}", plan.class.name), &*panic);
+        }
+    }
+}
+
+/// [`acquire`], unless the user is told to stop first (`None`).
+async fn acquire_unless_stopped(
+    limiter: &dyn RateLimiter,
+    signal: &UserSignal,
+) -> Option<Result<(), Box<dyn Any + Send>>> {
+    tokio::select! {
+        biased;
+        _ = signal.soft() => None,
+        r = acquire(limiter) => Some(r),
+    }
+}
+
+/// One permit of a rate limiter; a panic in `acquire` (or in its future) is returned.
+async fn acquire(limiter: &dyn RateLimiter) -> Result<(), Box<dyn Any + Send>> {
+    let permit = catch_unwind(AssertUnwindSafe(|| limiter.acquire()))?;
+    CatchUnwind(permit).await
+}
+
+/// The pause after a panic in a user's `wait_time` or rate limiter: 500 ms, doubling up to
+/// 10 s while it keeps panicking, so a broken closure does not spin.
+#[derive(Default)]
+struct Backoff {
+    next: Option<Duration>,
+}
+
+impl Backoff {
+    fn reset(&mut self) {
+        self.next = None;
+    }
+
+    /// Records the panic as a failure of type `kind` named `name`, and as an exception.
+    fn failed(&mut self, kind: &str, name: &str, what: &str, panic: &(dyn Any + Send)) {
+        let error = format!("panic: {}", panic_message(panic));
+        report_panic(what, panic);
+        stats::record_failure(kind, name, Duration::ZERO, error);
+        let pause = self
+            .next
+            .map_or(ON_START_RETRY, |p| (p * 2).min(Duration::from_secs(10)));
+        self.next = Some(pause);
+    }
+
+    /// Sleeps the current pause; `Err` if the user was told to stop meanwhile.
+    async fn pause(&self, signal: &UserSignal) -> Result<(), ()> {
+        tokio::select! {
+            biased;
+            _ = signal.soft() => Err(()),
+            _ = tokio::time::sleep(self.next.unwrap_or(ON_START_RETRY)) => Ok(()),
+        }
+    }
+}
+
+/// Runs the class's `on_start` until it succeeds: each failure (an `Err` or a panic) is
+/// recorded as a failure of type `on_start`, and the user tries again after a growing pause
+/// (it keeps counting as a running user, as in Locust). `None` if stopped meanwhile.
+pub(crate) async fn start_user(
+    class: &UserClass,
+    ctx: &mut Ctx,
+    signal: &UserSignal,
+) -> Option<UserState> {
+    let Some(on_start) = class.on_start else {
+        return Some(Box::new(()));
+    };
+    let mut pause = ON_START_RETRY;
+    loop {
+        let began = Instant::now();
+        if signal.hard_stopped() {
+            return None;
+        }
+        let result = until_hard(signal, CatchUnwind(on_start(ctx))).await?;
+        let error = match result {
+            Ok(Ok(state)) => return Some(state),
+            Ok(Err(e)) => e,
+            Err(panic) => {
+                report_panic(&format!("on_start of {}", class.name), &*panic);
+                format!("panic: {}", panic_message(&*panic))
+            }
+        };
+        stats::record_failure("on_start", &class.name, began.elapsed(), &error);
+        tokio::select! {
+            biased;
+            _ = signal.soft() => return None,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// Runs one task once; an `Err` or a panic is recorded as a failure of the task (type
+/// `task`), and a panic is also sent to the master as an `exception`.
+pub(crate) async fn run_task(task: &Task, ctx: &mut Ctx, state: &mut (dyn Any + Send)) {
+    run_task_from(task, ctx, state, Instant::now()).await
+}
+
+/// Runs one task as a user's loop does, from `start`: false if the user was hard-stopped
+/// before the task ended (the task is then dropped).
+pub(crate) async fn run_in_loop(
+    task: &Task,
+    ctx: &mut Ctx,
+    state: &mut (dyn Any + Send),
+    signal: &UserSignal,
+    start: Instant,
+) -> bool {
+    if let Some(ran) = run_inline(task, ctx, signal, start) {
+        return ran;
+    }
+    if signal.hard_stopped() {
+        return false;
+    }
+    until_hard(signal, run_task_from(task, ctx, state, start))
+        .await
+        .is_some()
+}
+
+/// The sync fast path, shared by the user's loop and [`run_in_loop`]: a sync task runs
+/// inline, to the end in one go (nothing to cancel, no future to poll or box), unless the
+/// user was hard-stopped (`Some(false)`, as [`run_in_loop`]'s). `None` for a task that is
+/// not sync: nothing was read, not even the stop signal, so the caller's own check is the
+/// only one.
+#[inline]
+fn run_inline(task: &Task, ctx: &mut Ctx, signal: &UserSignal, start: Instant) -> Option<bool> {
+    let TaskFn::Sync(f) = task.run else {
+        return None;
+    };
+    if signal.hard_stopped() {
+        return Some(false);
+    }
+    settle(&task.name, start, catch_unwind(AssertUnwindSafe(|| f(ctx))));
+    Some(true)
+}
+
+/// [`run_task`] of a task that started at `start`.
+async fn run_task_from(task: &Task, ctx: &mut Ctx, state: &mut (dyn Any + Send), start: Instant) {
+    let result = match task.run {
+        TaskFn::Sync(f) => catch_unwind(AssertUnwindSafe(|| f(ctx))),
+        TaskFn::Async(f) => CatchUnwind(f(ctx)).await,
+        TaskFn::User(f) => CatchUnwind(f(state, ctx)).await,
+        TaskFn::Blocking(f) => {
+            // Caught on the blocking thread, where the hook noted the panic's site.
+            let run = move || catch_unwind(f).map_err(|panic| (panic, take_panic_site()));
+            match tokio::task::spawn_blocking(run).await {
+                Ok(Ok(outcome)) => Ok(outcome),
+                Ok(Err((panic, site))) => {
+                    set_panic_site(site);
+                    Err(panic)
+                }
+                Err(e) if e.is_panic() => Err(e.into_panic()),
+                Err(_) => return,
+            }
+        }
+    };
+    settle(&task.name, start, result);
+}
+
+/// Records the failure of a task that started at `start`, if it failed. A success reads
+/// no clock: its time is not recorded.
+#[inline]
+fn settle(task: &str, start: Instant, result: Result<Outcome, Box<dyn Any + Send>>) {
+    if !matches!(result, Ok(Ok(()))) {
+        failed(task, start.elapsed(), result);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn failed(task: &str, elapsed: Duration, result: Result<Outcome, Box<dyn Any + Send>>) {
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => stats::record_failure("task", task, elapsed, error),
+        Err(panic) => {
+            stats::record_failure(
+                "task",
+                task,
+                elapsed,
+                format!("panic: {}", panic_message(&*panic)),
+            );
+            report_panic(&format!("task {task}"), &*panic);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::fixtures::task;
+    use crate::registry::Registry;
+    use crate::users::Users;
+
+    /// An idle user is mostly its loop's future (BENCHMARKS.md §3: under 1 KiB per user in
+    /// all): the class picker's slot adds one pointer to it, no more.
+    #[test]
+    fn the_user_loop_future_stays_small() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut registry = Registry::default();
+        registry.add_task(task("quick", 1));
+        let users = Users::new(
+            rt.handle().clone(),
+            Arc::new(registry),
+            Arc::default(),
+            None,
+        );
+        let signal = Arc::new(UserSignal::default());
+        let ctx = Ctx::new(0, users.shared.host.clone(), None, signal.clone());
+        let user = user_loop(users.slots[0].clone(), ctx, users.shared.clone(), signal);
+        let size = std::mem::size_of_val(&user);
+        eprintln!("user_loop future: {size} bytes");
+        // 528 bytes here, debug and release (712 before the rate limiter's wait and the
+        // backoff's pause were boxed; BENCHMARKS.md §3): a guard against growing it by
+        // mistake.
+        assert!(size <= 536, "user_loop future: {size} bytes");
+    }
+}
