@@ -7,8 +7,9 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{last_request, total_rates, Output, Snapshot, PERCENTILES, PERCENTILE_NAMES};
-use crate::stats::{error_key, Entry, Window};
+use super::{Output, Snapshot};
+use crate::locust::{error_key, percentile, PERCENTILES, PERCENTILE_NAMES};
+use crate::stats::{Entry, Window};
 
 /// Writes `PREFIX_stats.csv`, `_failures.csv`, `_exceptions.csv` (rewritten every report,
 /// as Locust does) and `_stats_history.csv` (a row per report; with `--csv-full-history`,
@@ -86,11 +87,11 @@ impl CsvFiles {
         ];
         header.extend(PERCENTILE_NAMES);
         write_row(&mut out, &header)?;
-        let last = last_request(totals);
+        let last = totals.last_request();
         let total = totals.total();
         let rows = totals.entries().chain([("", "Aggregated", &total)]);
         for (method, name, e) in rows {
-            let (rps, fps) = total_rates(e, start_time, last);
+            let (rps, fps) = e.total_rates(start_time, last);
             let mut row = vec![
                 method.to_string(),
                 name.to_string(),
@@ -168,7 +169,7 @@ impl CsvFiles {
                 self.recent.pop_front();
             }
         }
-        let last = last_request(&s.totals);
+        let last = s.totals.last_request();
         let total = s.totals.total();
         let mut rows: Vec<HistoryRow> = Vec::new();
         if self.full_history {
@@ -239,7 +240,7 @@ impl CsvFiles {
         }
         PERCENTILES
             .iter()
-            .map(|&p| crate::stats::percentile(&buckets, n, p).to_string())
+            .map(|&p| percentile(&buckets, n, p).to_string())
             .collect()
     }
 }
@@ -316,7 +317,7 @@ fn write_row<S: AsRef<str>>(out: &mut impl Write, fields: &[S]) -> io::Result<()
 pub(crate) fn utc_timestamp(epoch: f64) -> String {
     let secs = epoch as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = crate::logs::civil_from_days(days);
+    let (y, m, d) = crate::clock::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
