@@ -7,7 +7,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{Output, Snapshot};
+use super::{ExceptionCount, Output, Snapshot};
 use crate::locust::{error_key, percentile, PERCENTILES, PERCENTILE_NAMES};
 use crate::stats::{Entry, Window};
 
@@ -65,12 +65,20 @@ impl CsvFiles {
         PathBuf::from(format!("{}_{suffix}.csv", self.prefix))
     }
 
+    /// The three files Locust rewrites at every report, from the run's totals.
     fn write_snapshot_files(
         &self,
         totals: &Window,
-        exceptions: &std::collections::BTreeMap<String, super::ExceptionCount>,
+        exceptions: &BTreeMap<String, ExceptionCount>,
         start_time: f64,
     ) -> io::Result<()> {
+        self.write_stats(totals, start_time)?;
+        self.write_failures(totals)?;
+        self.write_exceptions(exceptions)
+    }
+
+    /// `PREFIX_stats.csv`: a row per entry and the Aggregated row, with the run's rates.
+    fn write_stats(&self, totals: &Window, start_time: f64) -> io::Result<()> {
         let mut out = BufWriter::new(File::create(self.path("stats"))?);
         let mut header = vec![
             "Type",
@@ -108,8 +116,11 @@ impl CsvFiles {
             row.extend(percentile_fields(e));
             write_row(&mut out, &row)?;
         }
-        out.flush()?;
+        out.flush()
+    }
 
+    /// `PREFIX_failures.csv`: a row per error, in the order of Locust's error keys.
+    fn write_failures(&self, totals: &Window) -> io::Result<()> {
         let mut out = BufWriter::new(File::create(self.path("failures"))?);
         write_row(
             &mut out,
@@ -142,8 +153,11 @@ impl CsvFiles {
                 ],
             )?;
         }
-        out.flush()?;
+        out.flush()
+    }
 
+    /// `PREFIX_exceptions.csv`: a row per panic site, as Locust's master groups them.
+    fn write_exceptions(&self, exceptions: &BTreeMap<String, ExceptionCount>) -> io::Result<()> {
         let mut out = BufWriter::new(File::create(self.path("exceptions"))?);
         write_row(&mut out, &["Count", "Message", "Traceback", "Nodes"])?;
         for e in exceptions.values() {
