@@ -11,9 +11,13 @@
 //! The reporter decides, at each drain, from the rate it has just seen ([`observe`]): the
 //! ticker runs only while records come faster than [`TICKER_RATE`], so a light or idle
 //! worker has no thread waking up a thousand times a second.
+//!
+//! The precise wall clock ([`now_epoch`], Locust's `time.time()`) and the calendar date of
+//! a day ([`civil_from_days`], for log lines and CSV times) are here too: every wall-clock
+//! helper in one module.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The last tick's time (`f64` bits), or 0 while no ticker runs.
 static NOW: AtomicU64 = AtomicU64::new(0);
@@ -35,6 +39,28 @@ pub(crate) fn coarse_epoch() -> f64 {
         return f64::from_bits(bits);
     }
     read_coarse()
+}
+
+/// Seconds since the Unix epoch, as Locust's `time.time()`.
+pub(crate) fn now_epoch() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Days since 1970-01-01 to (year, month, day): Howard Hinnant's days-to-civil algorithm.
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 /// The reporter drained `records` recorded over `secs`: start the ticker at a high rate,
@@ -120,14 +146,14 @@ fn read_coarse() -> f64 {
     // clock_gettime writes nothing but it; CLOCK_REALTIME_COARSE exists since Linux 2.6.32.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
     if rc != 0 {
-        return crate::stats::now_epoch();
+        return now_epoch();
     }
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
 #[cfg(not(target_os = "linux"))]
 fn read_coarse() -> f64 {
-    crate::stats::now_epoch()
+    now_epoch()
 }
 
 #[cfg(test)]
@@ -135,7 +161,7 @@ mod tests {
     use super::*;
 
     fn close_to_wall_clock(what: &str) {
-        let (a, b) = (coarse_epoch(), crate::stats::now_epoch());
+        let (a, b) = (coarse_epoch(), now_epoch());
         assert!((a - b).abs() < 0.1, "{what}: coarse {a} vs precise {b}");
     }
 
@@ -174,6 +200,14 @@ mod tests {
         );
         close_to_wall_clock("after");
         assert_ne!(TICKER.load(Ordering::Relaxed), FAILED);
+    }
+
+    #[test]
+    fn dates_as_the_calendar() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(20_785), (2026, 11, 28));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 
     #[test]

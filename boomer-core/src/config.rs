@@ -428,7 +428,7 @@ const DEFAULT_CLASS_NAME: &str = "RustUser";
 /// each Rust task is a no-op task there, with its weight and tags). Every class has a task:
 /// the master refuses a class without one ("had no tasks left after filtering").
 pub(crate) fn master_locustfile(registry: &crate::Registry, program: &str) -> String {
-    use crate::stats::python_repr;
+    use crate::locust::python_repr;
     use std::fmt::Write as _;
     let mut out = format!(
         "# The master's side of the boomer worker {program}: its user classes, as the master\n\

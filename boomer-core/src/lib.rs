@@ -13,6 +13,7 @@ mod events;
 mod host;
 #[cfg(feature = "http")]
 pub mod http;
+mod locust;
 mod logs;
 mod outbox;
 pub mod output;

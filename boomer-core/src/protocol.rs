@@ -1,14 +1,20 @@
-//! Locust's master/worker messages and their msgpack codec. Nothing else touches bytes.
+//! Locust's master/worker messages, their shapes on the wire and their msgpack codec.
+//! Nothing else decides what bytes a message is made of: the statistics hand over a
+//! [`Window`](crate::stats::Window), and `report.rs` turns it into Locust's report shapes;
+//! the transport only frames what is encoded here.
 //!
 //! Every message is a msgpack array of exactly three elements, `[type, data, node_id]`,
 //! strings as msgpack `str`, one ZeroMQ frame (see docs/protocol.md §2).
+
+mod report;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::events::{CustomMessage, SpawnEvent, Value};
-use crate::stats::{EntryReport, ErrorReport};
+
+pub(crate) use report::{window_report, EntryReport, ErrorReport};
 
 /// A decoded envelope, before its data is interpreted.
 #[derive(Clone, Debug, PartialEq)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::time::{sleep_until, Instant};
 
 use crate::bus::EventBus;
+use crate::clock;
 use crate::config::Options;
 use crate::events::{Event, SpawnEvent};
 use crate::outbox::Outgoing;
@@ -111,7 +112,7 @@ impl Runner<'_> {
         let window = stats::drain();
         self.failures += window.entries.values().map(|e| e.num_failures).sum::<u64>();
         self.outputs.report(Report {
-            time: stats::now_epoch(),
+            time: clock::now_epoch(),
             user_count,
             window,
             exceptions: std::mem::take(&mut self.exceptions),

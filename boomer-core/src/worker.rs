@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use tokio::time::sleep;
 
 use crate::bus::EventBus;
+use crate::clock;
 use crate::config::Options;
 use crate::events::Event;
 use crate::host::HostCell;
@@ -171,7 +172,7 @@ impl Worker {
             missing_reported: MissingClasses::default(),
             live: Liveness::default(),
             registering: false,
-            window_start: stats::now_epoch(),
+            window_start: clock::now_epoch(),
             logs: LogForwarder::default(),
             pending: ReliableQueue::default(),
             outbox,
@@ -462,7 +463,7 @@ impl Worker {
                     // recorded during the ramp-up and has not reported yet goes too, as a
                     // Python worker's reset_all at spawning_complete.
                     let _ = stats::drain();
-                    self.window_start = stats::now_epoch();
+                    self.window_start = clock::now_epoch();
                     tracing::info!("the master resets its stats (--reset-stats): so do we");
                 }
                 self.bus.fire(Event::SpawningComplete(user_count));
@@ -539,7 +540,7 @@ impl Worker {
             if stale > 0 {
                 tracing::info!("dropped {stale} requests recorded outside any test");
             }
-            self.window_start = stats::now_epoch();
+            self.window_start = clock::now_epoch();
             self.missing_reported = MissingClasses::default();
             self.reset_stats = event.option::<bool>("reset_stats").unwrap_or(false);
             runner::start_test(users, &self.bus, tag_filter(&event, &self.opts));
@@ -840,14 +841,14 @@ impl Worker {
         let window = stats::drain();
         if self.outputs.active() {
             self.outputs.report(crate::output::Report {
-                time: stats::now_epoch(),
+                time: clock::now_epoch(),
                 user_count: self.total(),
                 window: window.clone(),
                 exceptions: Vec::new(),
             });
         }
-        let start = std::mem::replace(&mut self.window_start, stats::now_epoch());
-        let (stats, stats_total, errors) = window.to_report(start);
+        let start = std::mem::replace(&mut self.window_start, clock::now_epoch());
+        let (stats, stats_total, errors) = protocol::window_report(&window, start);
         let report = StatsReport {
             stats,
             stats_total,

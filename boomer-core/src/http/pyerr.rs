@@ -11,7 +11,7 @@ use std::io;
 use std::time::Duration;
 
 use super::url::{Scheme, Target};
-use crate::stats::python_repr;
+use crate::locust::python_repr;
 
 /// A status >= 400 (and < 600, as `raise_for_status`): `HTTPError('404 Client Error: Not
 /// Found for url: /missing')`, where the URL is the request's *name* (Locust puts the name in

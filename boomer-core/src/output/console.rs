@@ -4,7 +4,8 @@
 
 use std::io::{IsTerminal, Write};
 
-use super::{last_request, total_rates, Output, RunInfo, Snapshot, PERCENTILES, PERCENTILE_NAMES};
+use super::{Output, RunInfo, Snapshot};
+use crate::locust::{PERCENTILES, PERCENTILE_NAMES};
 use crate::stats::{Entry, Window};
 
 /// Locust's `STATS_TYPE_WIDTH` and `STATS_NAME_WIDTH` (off a terminal).
@@ -122,7 +123,7 @@ pub(crate) fn stats_table(w: &Window, start_time: f64, current: bool) -> String 
         "-".repeat(11)
     );
     out.push_str(&sep);
-    let last = last_request(w);
+    let last = w.last_request();
     let row = |method: &str, name: &str, e: &Entry| {
         let (rps, fps) = match (current, last) {
             (true, Some(last)) => (
@@ -130,7 +131,7 @@ pub(crate) fn stats_table(w: &Window, start_time: f64, current: bool) -> String 
                 e.current_fail_per_sec(start_time, last),
             ),
             (true, None) => (0.0, 0.0),
-            (false, _) => total_rates(e, start_time, last),
+            (false, _) => e.total_rates(start_time, last),
         };
         let method = if method.is_empty() {
             String::new()

@@ -7,8 +7,9 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{last_request, total_rates, Output, Snapshot, PERCENTILES, PERCENTILE_NAMES};
-use crate::stats::{error_key, Entry, Window};
+use super::{ExceptionCount, Output, Snapshot};
+use crate::locust::{error_key, percentile, PERCENTILES, PERCENTILE_NAMES};
+use crate::stats::{Entry, Window};
 
 /// Writes `PREFIX_stats.csv`, `_failures.csv`, `_exceptions.csv` (rewritten every report,
 /// as Locust does) and `_stats_history.csv` (a row per report; with `--csv-full-history`,
@@ -64,12 +65,20 @@ impl CsvFiles {
         PathBuf::from(format!("{}_{suffix}.csv", self.prefix))
     }
 
+    /// The three files Locust rewrites at every report, from the run's totals.
     fn write_snapshot_files(
         &self,
         totals: &Window,
-        exceptions: &std::collections::BTreeMap<String, super::ExceptionCount>,
+        exceptions: &BTreeMap<String, ExceptionCount>,
         start_time: f64,
     ) -> io::Result<()> {
+        self.write_stats(totals, start_time)?;
+        self.write_failures(totals)?;
+        self.write_exceptions(exceptions)
+    }
+
+    /// `PREFIX_stats.csv`: a row per entry and the Aggregated row, with the run's rates.
+    fn write_stats(&self, totals: &Window, start_time: f64) -> io::Result<()> {
         let mut out = BufWriter::new(File::create(self.path("stats"))?);
         let mut header = vec![
             "Type",
@@ -86,11 +95,11 @@ impl CsvFiles {
         ];
         header.extend(PERCENTILE_NAMES);
         write_row(&mut out, &header)?;
-        let last = last_request(totals);
+        let last = totals.last_request();
         let total = totals.total();
         let rows = totals.entries().chain([("", "Aggregated", &total)]);
         for (method, name, e) in rows {
-            let (rps, fps) = total_rates(e, start_time, last);
+            let (rps, fps) = e.total_rates(start_time, last);
             let mut row = vec![
                 method.to_string(),
                 name.to_string(),
@@ -107,8 +116,11 @@ impl CsvFiles {
             row.extend(percentile_fields(e));
             write_row(&mut out, &row)?;
         }
-        out.flush()?;
+        out.flush()
+    }
 
+    /// `PREFIX_failures.csv`: a row per error, in the order of Locust's error keys.
+    fn write_failures(&self, totals: &Window) -> io::Result<()> {
         let mut out = BufWriter::new(File::create(self.path("failures"))?);
         write_row(
             &mut out,
@@ -141,8 +153,11 @@ impl CsvFiles {
                 ],
             )?;
         }
-        out.flush()?;
+        out.flush()
+    }
 
+    /// `PREFIX_exceptions.csv`: a row per panic site, as Locust's master groups them.
+    fn write_exceptions(&self, exceptions: &BTreeMap<String, ExceptionCount>) -> io::Result<()> {
         let mut out = BufWriter::new(File::create(self.path("exceptions"))?);
         write_row(&mut out, &["Count", "Message", "Traceback", "Nodes"])?;
         for e in exceptions.values() {
@@ -168,7 +183,7 @@ impl CsvFiles {
                 self.recent.pop_front();
             }
         }
-        let last = last_request(&s.totals);
+        let last = s.totals.last_request();
         let total = s.totals.total();
         let mut rows: Vec<HistoryRow> = Vec::new();
         if self.full_history {
@@ -239,7 +254,7 @@ impl CsvFiles {
         }
         PERCENTILES
             .iter()
-            .map(|&p| crate::stats::percentile(&buckets, n, p).to_string())
+            .map(|&p| percentile(&buckets, n, p).to_string())
             .collect()
     }
 }
@@ -316,7 +331,7 @@ fn write_row<S: AsRef<str>>(out: &mut impl Write, fields: &[S]) -> io::Result<()
 pub(crate) fn utc_timestamp(epoch: f64) -> String {
     let secs = epoch as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = crate::logs::civil_from_days(days);
+    let (y, m, d) = crate::clock::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, Write};
 
 use super::{Output, Snapshot};
+use crate::protocol::window_report;
 
 /// Per-second counts of one entry over the whole run (requests, failures).
 type PerSecond = (BTreeMap<i64, u64>, BTreeMap<i64, u64>);
@@ -62,7 +63,7 @@ impl Output for JsonSummary {
 
     fn on_stop(&mut self) {
         let Some(s) = self.last.take() else { return };
-        let (mut entries, _, _) = s.totals.to_report(s.start_time);
+        let (mut entries, _, _) = window_report(&s.totals, s.start_time);
         // Locust's serialize_stats: entries with neither requests nor failures are left out.
         entries.retain(|e| e.num_requests > 0 || e.num_failures > 0);
         entries.sort_by(|a, b| (&a.name, &a.method).cmp(&(&b.name, &b.method)));

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::stats::{Entry, Window};
+use crate::stats::Window;
+
+pub use crate::locust::PERCENTILES;
 
 pub(crate) use console::Console;
 pub(crate) use csv::CsvFiles;
@@ -119,7 +121,7 @@ impl Report {
     fn absorb(&mut self, later: Report) {
         self.time = later.time;
         self.user_count = later.user_count;
-        merge_window(&mut self.window, &later.window);
+        self.window.merge(&later.window);
         self.exceptions.extend(later.exceptions);
     }
 }
@@ -234,7 +236,7 @@ fn deliver(rx: Receiver<Msg>, mut outputs: Vec<Box<dyn Output>>, info: RunInfo) 
         // A copy only while an output still holds the previous snapshot: bounded, as what
         // the totals keep is (see `forget_old_seconds`).
         let run = Arc::make_mut(&mut totals);
-        merge_window(run, &report.window);
+        run.merge(&report.window);
         forget_old_seconds(run);
         if !report.exceptions.is_empty() {
             let all = Arc::make_mut(&mut exceptions);
@@ -280,7 +282,7 @@ const KEEP_SECONDS: i64 = 12;
 /// however long the run (the run-long totals are in the counters; `--json`, whose
 /// `num_reqs_per_sec` is the whole run's as Locust's, keeps its own).
 fn forget_old_seconds(totals: &mut Window) {
-    let Some(last) = last_request(totals) else {
+    let Some(last) = totals.last_request() else {
         return;
     };
     let oldest = (last as i64).saturating_sub(KEEP_SECONDS);
@@ -293,144 +295,10 @@ fn forget_old_seconds(totals: &mut Window) {
     }
 }
 
-fn merge_window(into: &mut Window, from: &Window) {
-    for (key, e) in &from.entries {
-        into.entries.entry(key.clone()).or_default().merge(e);
-    }
-}
-
-/// Locust's percentiles (`PERCENTILES_TO_REPORT`), and their column names.
-pub const PERCENTILES: [f64; 11] = [
-    0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0,
-];
-const PERCENTILE_NAMES: [&str; 11] = [
-    "50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%",
-];
-
-impl Window {
-    /// The entries, sorted by name, then method, as Locust's `sort_stats` sorts its tables
-    /// (its entries are keyed `(name, method)`).
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, &Entry)> {
-        let mut rows: Vec<(&str, &str, &Entry)> = self
-            .entries
-            .iter()
-            .map(|((m, n), e)| (m.as_str(), n.as_str(), e))
-            .collect();
-        rows.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
-        rows.into_iter()
-    }
-}
-
-impl Entry {
-    /// The average response time in ms.
-    pub fn avg_response_time(&self) -> f64 {
-        if self.num_requests == 0 {
-            return 0.0;
-        }
-        self.total_us as f64 / 1000.0 / self.num_requests as f64
-    }
-
-    /// The fastest response time in ms (0 when empty).
-    pub fn min_response_time(&self) -> f64 {
-        self.min_us.unwrap_or(0) as f64 / 1000.0
-    }
-
-    /// The slowest response time in ms.
-    pub fn max_response_time(&self) -> f64 {
-        self.max_us as f64 / 1000.0
-    }
-
-    /// Bytes received on average per request.
-    pub fn avg_content_length(&self) -> f64 {
-        if self.num_requests == 0 {
-            return 0.0;
-        }
-        self.total_content_length as f64 / self.num_requests as f64
-    }
-
-    /// Locust's median response time in ms: the bucketed 50th percentile kept within
-    /// [min, max] (the `Med` and `Median Response Time` columns). Not high-resolution, in
-    /// any mode, so that it is the number Locust shows for the same samples.
-    pub fn median_response_time(&self) -> f64 {
-        self.median_us() as f64 / 1000.0
-    }
-
-    /// The percentile `p` (0..=1) in whole ms: from the high-resolution histogram when
-    /// there is one (standalone; within 1 %), else Locust's rounded buckets. Not clamped to
-    /// [min, max], as Locust clamps only its median.
-    pub fn response_time_percentile(&self, p: f64) -> u64 {
-        if self.num_requests == 0 {
-            return 0;
-        }
-        let us = match &self.hdr {
-            Some(_) if p >= 1.0 => self.max_us,
-            Some(h) => {
-                // Locust's convention (the sample of rank int(n * p) + 1), so that both
-                // modes agree on the same samples; only the resolution differs.
-                let rank = ((self.num_requests as f64 * p) as u64 + 1).min(self.num_requests);
-                let mut seen = 0;
-                let at = h.iter_recorded().find(|v| {
-                    seen += v.count_at_value();
-                    seen >= rank
-                });
-                at.map_or(self.max_us, |v| h.median_equivalent(v.value_iterated_to()))
-            }
-            None => self.percentile(p).saturating_mul(1000),
-        };
-        us.saturating_add(500) / 1000
-    }
-
-    /// Locust's `current_rps`: requests per second over the last ~10 s before `last`.
-    fn current_rate(&self, per_sec: &BTreeMap<i64, u64>, start_time: f64, last: f64) -> f64 {
-        let end = last as i64 - 2;
-        let begin = (last as i64 - 12).max(start_time as i64);
-        if end <= begin {
-            return 0.0;
-        }
-        let sum: u64 = per_sec.range(begin..end).map(|(_, n)| n).sum();
-        sum as f64 / (end - begin) as f64
-    }
-
-    fn current_rps(&self, start_time: f64, last: f64) -> f64 {
-        self.current_rate(&self.num_reqs_per_sec, start_time, last)
-    }
-
-    fn current_fail_per_sec(&self, start_time: f64, last: f64) -> f64 {
-        self.current_rate(&self.num_fail_per_sec, start_time, last)
-    }
-
-    fn fail_ratio(&self) -> f64 {
-        match (self.num_requests, self.num_failures) {
-            (0, 0) => 0.0,
-            (0, _) => 1.0,
-            (n, f) => f as f64 / n as f64,
-        }
-    }
-}
-
-/// The last request of all entries, Locust's `stats.last_request_timestamp`.
-fn last_request(window: &Window) -> Option<f64> {
-    window
-        .entries
-        .values()
-        .filter_map(|e| e.last_request_timestamp)
-        .reduce(f64::max)
-}
-
-/// Locust's `total_rps` and `total_fail_per_sec`: counts over the whole run.
-fn total_rates(e: &Entry, start_time: f64, last: Option<f64>) -> (f64, f64) {
-    match last {
-        Some(last) if last > start_time => {
-            let secs = last - start_time;
-            (e.num_requests as f64 / secs, e.num_failures as f64 / secs)
-        }
-        _ => (0.0, 0.0),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::Entry;
 
     /// Exceptions group by traceback (the panic site), as Locust's master: ten panics of
     /// one site with ten messages are one row of 10 showing the first message.
@@ -485,7 +353,7 @@ mod tests {
             .entries
             .insert(("GET".into(), "/a".into()), Entry::of_samples(&samples));
         let e = &totals.entries[&("GET".to_string(), "/a".to_string())];
-        let last = last_request(&totals).unwrap();
+        let last = totals.last_request().unwrap();
         let before = (e.current_rps(start, last), e.num_reqs_per_sec.len());
         forget_old_seconds(&mut totals);
         let e = &totals.entries[&("GET".to_string(), "/a".to_string())];
@@ -494,29 +362,5 @@ mod tests {
         assert_eq!(e.current_rps(start, last), before.0);
         assert!(before.0 > 0.0);
         assert_eq!(e.num_requests, samples.len() as u64);
-    }
-
-    /// Only the median is clamped to [min, max]; it is Locust's bucketed one, while the
-    /// percentiles are not clamped.
-    #[test]
-    fn only_the_median_is_clamped() {
-        let lone = Entry::of_samples(&[(147_000, 1.0)]);
-        // Locust: bucket 150 for the percentiles, the median clamped to the max 147.
-        assert_eq!(lone.percentile(1.0), 150);
-        assert_eq!(lone.response_time_percentile(1.0), 150);
-        assert_eq!(lone.median_response_time(), 147.0);
-        let e = Entry::of_samples(&[(101_000, 1.0), (104_000, 1.0), (147_000, 1.0)]);
-        assert_eq!(e.median_response_time(), 101.0);
-    }
-
-    #[test]
-    fn rows_sort_by_name_then_method() {
-        let mut w = Window::default();
-        for (m, n) in [("GET", "/b"), ("POST", "/a"), ("GET", "/a")] {
-            w.entries
-                .insert((m.into(), n.into()), Entry::of_samples(&[(1_000, 1.0)]));
-        }
-        let order: Vec<(&str, &str)> = w.entries().map(|(m, n, _)| (m, n)).collect();
-        assert_eq!(order, [("GET", "/a"), ("POST", "/a"), ("GET", "/b")]);
     }
 }

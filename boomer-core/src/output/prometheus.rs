@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{last_request, Output, Snapshot, PERCENTILES};
+use super::{Output, Snapshot};
+use crate::locust::PERCENTILES;
 use crate::stats::Entry;
 
 /// Serves the latest rendered page; the page is rebuilt at every report.
@@ -294,7 +295,7 @@ pub(crate) fn render(s: &Snapshot) -> String {
     let total = s.totals.total();
     let mut rows: Vec<(&str, &str, &Entry)> = s.totals.entries().collect();
     rows.push(("", "Aggregated", &total));
-    let last = last_request(&s.totals);
+    let last = s.totals.last_request();
     let mut out = String::new();
     let families: [Family; 8] = [
         ("boomer_requests_total", "counter", "Requests.", &|e| {

@@ -2,7 +2,7 @@
 //! console become [`Output`]s on the outputs' thread.
 
 use super::{Console, CsvFiles, JsonSummary, Output, Outputs, Prometheus, Pushgateway, RunInfo};
-use crate::{stats, Error, Options};
+use crate::{clock, stats, Error, Options};
 
 /// The outputs the options ask for, plus the builder's own: the console, CSV and JSON in
 /// standalone, Prometheus in either mode.
@@ -37,7 +37,7 @@ pub(crate) fn from_options(
     }
     outputs.append(&mut custom);
     let info = RunInfo {
-        start_time: stats::now_epoch(),
+        start_time: clock::now_epoch(),
         standalone: opts.run.standalone,
         users: opts.run.users,
         spawn_rate: opts.run.spawn_rate,
