@@ -8,6 +8,7 @@
 //! it.
 
 mod args;
+mod emit;
 mod errors;
 mod on;
 mod sig;
