@@ -349,7 +349,7 @@ mod tests {
 
     fn event_errors(args: TokenStream) -> Vec<String> {
         let mut errors = Errors::default();
-        parse_args(args, &mut errors).0;
+        parse_args(args, &mut errors);
         errors.messages()
     }
 
