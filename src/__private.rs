@@ -2,9 +2,9 @@
 
 pub use ::boomer_core::inventory;
 pub use ::boomer_core::registry::{
-    BoxFuture, HandlerRegistration, IntoOutcome, Outcome, StaticEventKind, TaskFn, TaskRegistration,
+    BoxFuture, HandlerRegistration, IntoOutcome, Outcome, TaskFn, TaskRegistration,
 };
-pub use ::boomer_core::{Ctx, CustomMessage, Event, SpawnEvent};
+pub use ::boomer_core::{Ctx, CustomMessage, Event, EventKind, SpawnEvent};
 pub use ::std::boxed::Box;
 
 /// `fn main` of `boomer::main!()`.

@@ -50,7 +50,6 @@ pub use boomer_core::{
     send_message, Boomer, Builder, Ctx, CustomMessage, Error, Event, EventKind, Exit, Handler,
     Options, RateLimiter, SmoothRateLimiter, SpawnEvent, Task, TaskFn, UserClass, Value, WaitTime,
 };
-pub use boomer_macros::{on, task};
 // The types the API's signatures name: errors, the in-flight guard, the master log layer.
 pub use boomer_core::{
     master_log_layer, ArgsError, InFlight, MasterLogLayer, OptionsError, ParseError, RegistryError,
@@ -73,6 +72,158 @@ pub mod registry {
 /// ```
 pub use fastrand as random;
 
+/// Registers a fn as a handler of a worker event: it is called each time the event
+/// happens.
+///
+/// ```
+/// #[boomer::on(connected)]
+/// fn connected() {
+///     tracing::info!("the master acked us");
+/// }
+///
+/// #[boomer::on(spawn)]
+/// async fn ramp(users: u32, spawn_rate: f64) {
+///     tracing::info!(users, spawn_rate, "spawning");
+/// }
+/// ```
+///
+/// The fn is a free `fn` or `async fn`, in a module or a fn body (not in an `impl` block,
+/// not generic, not `unsafe`), that returns `()`; its parameters depend on the event. An
+/// `async` handler's future must be `Send`.
+///
+/// # Events
+///
+/// | Event | When | Parameters |
+/// |-------|------|------------|
+/// | `connected` | the master acked the worker (after each `client_ready`) | none |
+/// | `spawn` | the master sent a new user count (each ramp-up step) | see below |
+/// | `spawning_complete` | the master says the ramp-up is over | none, or `(user_count: u64)` |
+/// | `stop` | the test was stopped: users are stopped | none |
+/// | `quit` | the worker is quitting | none |
+/// | `test_start` | the first spawn of a test | none |
+/// | `test_stop` | the test ended (stop, or quit while running) | none |
+/// | `message = "<type>"` | the master sent a custom message of that type | see below |
+///
+/// A `spawn` handler takes `(users: u32, spawn_rate: f64)`, the parameters of Go boomer's
+/// handlers, or the whole [`SpawnEvent`] (`(event: &boomer::SpawnEvent)`) to also see the
+/// host and the per-class user counts. A `message` handler takes nothing, or the
+/// [`CustomMessage`] (`(message: &boomer::CustomMessage)`):
+///
+/// ```
+/// #[boomer::on(spawn)]
+/// fn spawn(event: &boomer::SpawnEvent) {
+///     tracing::info!(host = ?event.host(), "spawning");
+/// }
+///
+/// #[boomer::on(message = "user_defined")]
+/// fn on_message(message: &boomer::CustomMessage) {
+///     let text: String = message.decode().unwrap_or_default();
+///     boomer::send_message("acknowledge_users", format!("Thanks for {text:?}"));
+/// }
+/// ```
+///
+/// Besides the event, the attribute takes `crate = "<path>"` (`#[boomer::on(stop, crate =
+/// "load")]`), as [`task`] does.
+///
+/// # Several handlers
+///
+/// An event may have any number of handlers, and so may a message type: all of them run,
+/// one after the other, in the order of their module path and fn name. One fn can handle
+/// several events by stacking the attribute:
+///
+/// ```
+/// #[boomer::on(stop)]
+/// #[boomer::on(quit)]
+/// fn flush() {
+///     // ...
+/// }
+/// ```
+pub use boomer_macros::on;
+/// Registers a fn as a task: every simulated user runs its tasks again and again, picking
+/// one at random by weight each time, as Locust's `@task` does.
+///
+/// ```
+/// use std::time::Instant;
+///
+/// #[boomer::task(weight = 10)]
+/// async fn browse(ctx: &mut boomer::Ctx) {
+///     let start = Instant::now();
+///     // ... do something ...
+///     ctx.record_success("http", "browse", start.elapsed(), 512);
+/// }
+///
+/// #[boomer::task]
+/// fn ping() -> Result<(), std::io::Error> {
+///     // ... an `Err` is recorded as a failure of the task, with the error's text ...
+///     Ok(())
+/// }
+/// ```
+///
+/// # The fn
+///
+/// A free `fn` or `async fn`, in a module or a fn body (not in an `impl` block, not
+/// generic, not `unsafe`):
+///
+/// - **Parameters**: none, or one `&mut boomer::Ctx`, the running user's context (to record
+///   requests, read the user's id, ...). A task of a user class ([`user`]) takes the user's
+///   state first: `(user: &mut MyUser)` or `(user: &mut MyUser, ctx: &mut boomer::Ctx)`; it
+///   runs only for users of that class.
+/// - **Return type**: `()`, or `Result<(), E>` where `E: Display`: an `Err` is recorded as
+///   a failure of the task, with the error's `to_string()`.
+/// - **Plain `fn`s run inline** on the user's async task, between its awaits: they must not
+///   block (no `std::thread::sleep`, no blocking I/O), or they stall the other users on that
+///   thread. Mark a fn that blocks with `blocking`, or make it `async`.
+/// - **`async fn`s** are awaited; their future must be `Send`, since users run on a
+///   multi-threaded runtime.
+///
+/// # Keys
+///
+/// All optional, in any order: `#[boomer::task(weight = 3, name = "login", tags = ["auth"])]`.
+///
+/// - `weight = <integer>`: how often the task is picked relative to the others: a task of
+///   weight 3 runs three times as often as one of weight 1. At least 1; defaults to 1.
+/// - `name = "<name>"`: the name the task goes by (in logs, and to tell tasks apart).
+///   Not empty; defaults to the fn's name. Two tasks with the same name are an error at
+///   start-up.
+/// - `tags = ["<tag>", ...]`: tags for selecting tasks with `--tags` and `--exclude-tags`,
+///   as with Locust's `@tag`.
+/// - `blocking`: the task may block, so it runs on tokio's blocking thread pool instead of
+///   inline. Only for a plain `fn` without parameters: an `async fn` never needs it, and the
+///   `Ctx` cannot leave its user.
+/// - `crate = "<path>"`: the path of this crate, for code that reaches it by another name
+///   than `boomer` (a renamed dependency, or a crate re-exporting it); see below.
+///
+/// ```
+/// #[boomer::task(name = "udp-send", tags = ["udp"], blocking)]
+/// fn send_datagram() -> std::io::Result<()> {
+///     let socket = std::net::UdpSocket::bind("0.0.0.0:0")?;
+///     socket.send_to(b"ping", "127.0.0.1:9000")?;
+///     Ok(())
+/// }
+/// ```
+///
+/// # Under another name
+///
+/// The code the attributes generate names this crate `::boomer`. Where it has another
+/// name, give the path in a string with `crate`, which all three attributes ([`task`],
+/// [`on`], [`user`]) take:
+///
+/// ```
+/// extern crate boomer as load;
+///
+/// #[load::user(crate = "load")]
+/// #[derive(Default)]
+/// struct Shopper;
+///
+/// #[load::task(crate = "load", weight = 2)]
+/// fn browse(user: &mut Shopper) {
+///     let _ = user;
+/// }
+///
+/// #[load::on(test_start, crate = "load")]
+/// fn started() {}
+/// ```
+pub use boomer_macros::task;
 /// Makes a struct a user class, as a Locust `User` subclass: each user of the class owns
 /// one value of the struct (a session token, a client, counters), built when the user
 /// starts, handed to the class's tasks, torn down when it stops.
@@ -140,6 +291,8 @@ pub use fastrand as random;
 /// - `on_start = <path>`: builds a user's state; see below. Without it, the state is
 ///   `Default::default()`, so the struct must implement `Default`.
 /// - `on_stop = <path>`: tears a user down; see below.
+/// - `crate = "<path>"`: the path of this crate where it goes by another name, as for
+///   [`task`].
 ///
 /// # Hooks
 ///

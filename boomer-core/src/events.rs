@@ -1,13 +1,17 @@
 //! Events a worker fires and the typed payloads handlers receive.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 
 pub use rmpv::Value;
 
-/// Which events a handler listens to.
+/// Which events a handler listens to. Const-constructible (a message type is a
+/// `Cow<'static, str>`), so `#[boomer::on]` registers a handler under its `EventKind`
+/// directly.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EventKind {
     /// The master acknowledged the worker (`ack`), after each `client_ready`.
     Connected,
@@ -23,8 +27,8 @@ pub enum EventKind {
     TestStart,
     /// The test ended (stop or quit while running).
     TestStop,
-    /// A custom message of this type from the master.
-    Message(String),
+    /// A custom message of this type from the master: `EventKind::Message("ping".into())`.
+    Message(Cow<'static, str>),
 }
 
 /// An event, as handlers receive it.
@@ -60,7 +64,7 @@ impl Event {
             Event::Quit => EventKind::Quit,
             Event::TestStart => EventKind::TestStart,
             Event::TestStop => EventKind::TestStop,
-            Event::Message(m) => EventKind::Message(m.kind.clone()),
+            Event::Message(m) => EventKind::Message(Cow::Owned(m.kind.clone())),
         }
     }
 

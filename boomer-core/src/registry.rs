@@ -255,39 +255,10 @@ impl UserClass {
 /// A handler registered by `#[boomer::on]` (emitted by the macro; not for direct use).
 #[doc(hidden)]
 pub struct HandlerRegistration {
-    pub event: StaticEventKind,
+    pub event: EventKind,
     pub name: &'static str,
     pub run: HandlerFn,
     pub module: &'static str,
-}
-
-/// The event kinds a macro can name (a `const`-friendly mirror of [`EventKind`]).
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug)]
-pub enum StaticEventKind {
-    Connected,
-    Spawn,
-    SpawningComplete,
-    Stop,
-    Quit,
-    TestStart,
-    TestStop,
-    Message(&'static str),
-}
-
-impl From<StaticEventKind> for EventKind {
-    fn from(kind: StaticEventKind) -> Self {
-        match kind {
-            StaticEventKind::Connected => EventKind::Connected,
-            StaticEventKind::Spawn => EventKind::Spawn,
-            StaticEventKind::SpawningComplete => EventKind::SpawningComplete,
-            StaticEventKind::Stop => EventKind::Stop,
-            StaticEventKind::Quit => EventKind::Quit,
-            StaticEventKind::TestStart => EventKind::TestStart,
-            StaticEventKind::TestStop => EventKind::TestStop,
-            StaticEventKind::Message(t) => EventKind::Message(t.to_string()),
-        }
-    }
 }
 
 inventory::collect!(TaskRegistration);
@@ -368,7 +339,7 @@ impl Registry {
         regs.sort_by_key(|h| (h.module, h.name));
         let handlers = regs
             .into_iter()
-            .map(|h| Handler::new(h.event.into(), format!("{}::{}", h.module, h.name), h.run))
+            .map(|h| Handler::new(h.event.clone(), format!("{}::{}", h.module, h.name), h.run))
             .collect();
         Registry {
             tasks,

@@ -485,7 +485,7 @@ impl Worker {
             FromMaster::Custom(msg) => {
                 if self
                     .bus
-                    .handles(&crate::EventKind::Message(msg.kind.clone()))
+                    .handles(&crate::EventKind::Message(msg.kind.clone().into()))
                 {
                     self.bus.fire(Event::Message(msg));
                 } else {

@@ -7,6 +7,7 @@ use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Lit, LitInt, LitStr, Meta, Token};
 
+use crate::emit;
 use crate::errors::Errors;
 
 /// The comma-separated items of an attribute's arguments. A list that is not even
@@ -21,8 +22,9 @@ pub(crate) fn parse_list(args: TokenStream, errors: &mut Errors) -> Vec<Meta> {
     }
 }
 
-/// Calls `parse` with each item of `list` whose key is one of `keys`; a key given twice and
-/// an unknown key are errors (the latter listing `keys`).
+/// Calls `parse` with each item of `list` whose key is one of `keys` or `crate` (which
+/// every attribute takes); a key given twice and an unknown key are errors. The latter
+/// lists `keys` only: `crate` is for code that re-exports boomer, not a key to suggest.
 pub(crate) fn each_key(
     list: Vec<Meta>,
     keys: &[&str],
@@ -34,7 +36,7 @@ pub(crate) fn each_key(
         let key = key_of(&meta).unwrap_or_default();
         if seen.contains(&key) {
             errors.spanned(meta.path(), format!("`{key}` specified more than once"));
-        } else if keys.contains(&key.as_str()) {
+        } else if keys.contains(&key.as_str()) || key == emit::CRATE_KEY {
             parse(&key, &meta, errors);
             seen.push(key);
         } else {

@@ -6,121 +6,180 @@ use quote::quote;
 use syn::{LitStr, Meta, ReturnType, Signature, Type};
 
 use crate::args::{self, as_str, key_of};
+use crate::emit::{self, Private};
 use crate::errors::Errors;
 use crate::sig;
 
 const ATTR: &str = "boomer::on";
-const EVENTS: &str = "`connected`, `spawn`, `spawning_complete`, `stop`, `quit`, `test_start`, \
-                      `test_stop` or `message = \"<type>\"`";
+
+/// Every event a handler can listen to: the key the attribute names it by, the
+/// `EventKind` variant it registers under, and what its handlers may take. The parsing,
+/// the messages and the expansion all read this table, so adding an event is one row here
+/// (plus the variant in boomer-core's `events.rs`).
+const EVENTS: &[EventDef] = &[
+    EventDef::new("connected", "Connected", Takes::Nothing),
+    EventDef::new("spawn", "Spawn", Takes::Spawn),
+    EventDef::new("spawning_complete", "SpawningComplete", Takes::UserCount),
+    EventDef::new("stop", "Stop", Takes::Nothing),
+    EventDef::new("quit", "Quit", Takes::Nothing),
+    EventDef::new("test_start", "TestStart", Takes::Nothing),
+    EventDef::new("test_stop", "TestStop", Takes::Nothing),
+    EventDef::new("message", "Message", Takes::Message),
+];
 
 /// Entry point of `#[boomer::on(...)]`.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let event = parse_event(args, &mut errors);
+    let (event, krate) = parse_args(args, &mut errors);
     let Some(func) = sig::parse_fn(&item, ATTR, &mut errors) else {
         return errors.with_item(item);
     };
     let handler = Handler::check(&func.sig, event, &mut errors);
     match handler {
         Some(handler) if errors.is_empty() => {
-            let registration = handler.expand();
+            let registration = handler.expand(&Private::new(krate.as_ref()));
             quote!(#item #registration)
         }
         _ => errors.with_item(item),
     }
 }
 
-/// The events a handler can listen to.
-enum Event {
-    Connected,
+/// One row of [`EVENTS`].
+struct EventDef {
+    /// As written in the attribute: `spawn`, or `message` in `message = "<type>"`.
+    key: &'static str,
+    /// The `EventKind` variant.
+    variant: &'static str,
+    takes: Takes,
+}
+
+/// What the handlers of an event may take ([`Takes::shapes`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Takes {
+    Nothing,
+    /// `(users: u32, spawn_rate: f64)` or `(event: &SpawnEvent)`.
     Spawn,
-    SpawningComplete,
-    Stop,
-    Quit,
-    TestStart,
-    TestStop,
-    Message(LitStr),
+    /// `(user_count: u64)`.
+    UserCount,
+    /// `(message: &CustomMessage)`; the event is written `key = "<type>"`, and its kind
+    /// carries the type.
+    Message,
+}
+
+impl EventDef {
+    const fn new(key: &'static str, variant: &'static str, takes: Takes) -> Self {
+        EventDef {
+            key,
+            variant,
+            takes,
+        }
+    }
+
+    /// The event of `key`, if there is one.
+    fn find(key: &str) -> Option<&'static EventDef> {
+        EVENTS.iter().find(|def| def.key == key)
+    }
+
+    /// How the attribute names it: `spawn`, `message = "<type>"`.
+    fn usage(&self) -> String {
+        match self.takes {
+            Takes::Message => format!("{} = \"<type>\"", self.key),
+            _ => self.key.to_string(),
+        }
+    }
+}
+
+impl Takes {
+    /// The parameter lists its handlers may have, for messages.
+    fn shapes(self) -> &'static str {
+        match self {
+            Takes::Spawn => "`(users: u32, spawn_rate: f64)` or `(event: &boomer::SpawnEvent)`",
+            Takes::UserCount => "no parameter or `(user_count: u64)`",
+            Takes::Message => "no parameter or `(message: &boomer::CustomMessage)`",
+            Takes::Nothing => "no parameter",
+        }
+    }
+}
+
+/// "`connected`, `spawn`, ... or `message = "<type>"`", for messages.
+fn expected_events() -> String {
+    let usages: Vec<String> = EVENTS.iter().map(EventDef::usage).collect();
+    args::one_of(&usages.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// The event a handler listens to.
+struct Event {
+    def: &'static EventDef,
+    /// The type of a custom message (`message = "<type>"`).
+    message_type: Option<LitStr>,
 }
 
 impl Event {
-    /// The event of a plain key, like `spawn`.
-    fn from_key(key: &str) -> Option<Self> {
-        Some(match key {
-            "connected" => Event::Connected,
-            "spawn" => Event::Spawn,
-            "spawning_complete" => Event::SpawningComplete,
-            "stop" => Event::Stop,
-            "quit" => Event::Quit,
-            "test_start" => Event::TestStart,
-            "test_stop" => Event::TestStop,
-            _ => return None,
-        })
-    }
-
     /// The name as written in the attribute.
     fn name(&self) -> &'static str {
-        match self {
-            Event::Connected => "connected",
-            Event::Spawn => "spawn",
-            Event::SpawningComplete => "spawning_complete",
-            Event::Stop => "stop",
-            Event::Quit => "quit",
-            Event::TestStart => "test_start",
-            Event::TestStop => "test_stop",
-            Event::Message(_) => "message",
-        }
+        self.def.key
     }
 
-    /// The parameter lists its handlers may have, for messages.
-    fn shapes(&self) -> &'static str {
-        match self {
-            Event::Spawn => "`(users: u32, spawn_rate: f64)` or `(event: &boomer::SpawnEvent)`",
-            Event::SpawningComplete => "no parameter or `(user_count: u64)`",
-            Event::Message(_) => "no parameter or `(message: &boomer::CustomMessage)`",
-            _ => "no parameter",
-        }
-    }
-
-    /// `StaticEventKind::...`.
-    fn kind(&self) -> TokenStream {
-        let kind = quote!(::boomer::__private::StaticEventKind);
-        match self {
-            Event::Connected => quote!(#kind::Connected),
-            Event::Spawn => quote!(#kind::Spawn),
-            Event::SpawningComplete => quote!(#kind::SpawningComplete),
-            Event::Stop => quote!(#kind::Stop),
-            Event::Quit => quote!(#kind::Quit),
-            Event::TestStart => quote!(#kind::TestStart),
-            Event::TestStop => quote!(#kind::TestStop),
-            Event::Message(kind_name) => quote!(#kind::Message(#kind_name)),
+    /// `EventKind::...`.
+    fn kind(&self, p: &Private) -> TokenStream {
+        let variant = Ident::new(self.def.variant, Span::call_site());
+        match &self.message_type {
+            Some(kind) => {
+                quote!(#p::EventKind::#variant(::std::borrow::Cow::Borrowed(#kind)))
+            }
+            None => quote!(#p::EventKind::#variant),
         }
     }
 }
 
-/// The one event named by the arguments; anything else is an error.
-fn parse_event(args: TokenStream, errors: &mut Errors) -> Option<Event> {
-    let list = args::parse_list(args, errors);
+/// The arguments: one event and, anywhere in the list, an optional `crate = "<path>"`.
+fn parse_args(args: TokenStream, errors: &mut Errors) -> (Option<Event>, Option<syn::Path>) {
+    let (krates, events): (Vec<Meta>, Vec<Meta>) = args::parse_list(args, errors)
+        .into_iter()
+        .partition(|meta| key_of(meta).as_deref() == Some(emit::CRATE_KEY));
+    let mut krate = None;
+    for (i, meta) in krates.iter().enumerate() {
+        if i == 0 {
+            krate = emit::parse_crate(meta, errors);
+        } else {
+            let message = format!("`{}` specified more than once", emit::CRATE_KEY);
+            errors.spanned(meta.path(), message);
+        }
+    }
+    (parse_event(events, errors), krate)
+}
+
+/// The one event named by `list`; anything else is an error.
+fn parse_event(list: Vec<Meta>, errors: &mut Errors) -> Option<Event> {
     let Some((first, extra)) = list.split_first() else {
-        let message = format!("`#[{ATTR}]` needs an event: one of {EVENTS}");
+        let message = format!("`#[{ATTR}]` needs an event: one of {}", expected_events());
         errors.push(syn::Error::new(Span::call_site(), message));
         return None;
     };
-    let event = match (key_of(first).as_deref(), first) {
-        (Some("message"), Meta::NameValue(nv)) => message_type(&nv.value, errors),
-        (Some("message"), _) => {
-            let message = "`message` needs the message type: `message = \"<type>\"`";
+    let def = key_of(first).and_then(|key| EventDef::find(&key));
+    let event = match (def, first) {
+        (Some(def), Meta::NameValue(nv)) if def.takes == Takes::Message => {
+            message_type(def, &nv.value, errors)
+        }
+        (Some(def), _) if def.takes == Takes::Message => {
+            let message = format!("`{}` needs the message type: `{}`", def.key, def.usage());
             errors.spanned(first, message);
             None
         }
-        (Some(key), Meta::Path(_)) if Event::from_key(key).is_some() => Event::from_key(key),
-        (Some(key), _) if Event::from_key(key).is_some() => {
+        (Some(def), Meta::Path(_)) => Some(Event {
+            def,
+            message_type: None,
+        }),
+        (Some(def), _) => {
+            let key = def.key;
             errors.spanned(first, format!("`{key}` takes no value: write `{key}`"));
             None
         }
-        _ => {
+        (None, _) => {
             let message = format!(
-                "unknown event `{}`; expected one of {EVENTS}",
-                args::path_text(first)
+                "unknown event `{}`; expected one of {}",
+                args::path_text(first),
+                expected_events()
             );
             errors.spanned(first.path(), message);
             None
@@ -135,9 +194,12 @@ fn parse_event(args: TokenStream, errors: &mut Errors) -> Option<Event> {
     event
 }
 
-fn message_type(value: &syn::Expr, errors: &mut Errors) -> Option<Event> {
+fn message_type(def: &'static EventDef, value: &syn::Expr, errors: &mut Errors) -> Option<Event> {
     match as_str(value) {
-        Some(kind) if !kind.value().is_empty() => Some(Event::Message(kind.clone())),
+        Some(kind) if !kind.value().is_empty() => Some(Event {
+            def,
+            message_type: Some(kind.clone()),
+        }),
         Some(kind) => {
             errors.spanned(kind, "the message type must not be empty");
             None
@@ -185,19 +247,19 @@ impl<'a> Handler<'a> {
     }
 
     /// The `const _` block registering the handler.
-    fn expand(&self) -> TokenStream {
-        let kind = self.event.kind();
+    fn expand(&self, p: &Private) -> TokenStream {
+        let kind = self.event.kind(p);
         let name = LitStr::new(&sig::fn_name(self.sig), Span::call_site());
-        let future = sig::boxed_future(self.sig, self.call());
+        let future = sig::boxed_future(self.sig, p, self.call(p));
         quote! {
             const _: () = {
                 fn __boomer_run<'a>(
-                    __boomer_event: &'a ::boomer::__private::Event,
-                ) -> ::boomer::__private::BoxFuture<'a, ()> {
+                    __boomer_event: &'a #p::Event,
+                ) -> #p::BoxFuture<'a, ()> {
                     #future
                 }
-                ::boomer::__private::inventory::submit! {
-                    ::boomer::__private::HandlerRegistration {
+                #p::inventory::submit! {
+                    #p::HandlerRegistration {
                         event: #kind,
                         name: #name,
                         run: __boomer_run,
@@ -211,7 +273,7 @@ impl<'a> Handler<'a> {
     /// The call of the user's fn with the event's payload. Each argument is bound to a name
     /// that carries the span of the parameter it goes to, so that a wrong parameter type is
     /// reported on the user's code.
-    fn call(&self) -> TokenStream {
+    fn call(&self, p: &Private) -> TokenStream {
         let user_fn = &self.sig.ident;
         let dot_await = self.sig.asyncness.map(|_| quote!(.await));
         let (payload_of, ty) = match self.payload {
@@ -226,8 +288,8 @@ impl<'a> Handler<'a> {
                 let rate = Ident::new("__boomer_rate", sig::name_span(rate_ty));
                 return quote! {
                     if let ::core::option::Option::Some(__boomer_spawn) = __boomer_event.as_spawn() {
-                        let #users = ::boomer::__private::spawn_users(__boomer_spawn);
-                        let #rate = ::boomer::__private::spawn_rate(__boomer_spawn);
+                        let #users = #p::spawn_users(__boomer_spawn);
+                        let #rate = #p::spawn_rate(__boomer_spawn);
                         #user_fn(#users, #rate)#dot_await
                     }
                 };
@@ -259,16 +321,20 @@ fn check_output(sig: &Signature, errors: &mut Errors) {
 fn payload<'a>(sig: &'a Signature, event: &Event, errors: &mut Errors) -> Payload<'a> {
     let params = sig::params(sig);
     let by_ref = |ty: &Type| sig::referent(ty, false).is_some();
-    match (event, params.as_slice()) {
-        (Event::Spawn, [users, rate]) => return Payload::SpawnArgs(&users.ty, &rate.ty),
-        (Event::Spawn, [ev]) if by_ref(&ev.ty) => return Payload::SpawnEvent(&ev.ty),
-        (Event::Spawn, _) => {}
-        (Event::SpawningComplete, [n]) => return Payload::UserCount(&n.ty),
-        (Event::Message(_), [msg]) if by_ref(&msg.ty) => return Payload::Message(&msg.ty),
+    match (event.def.takes, params.as_slice()) {
+        (Takes::Spawn, [users, rate]) => return Payload::SpawnArgs(&users.ty, &rate.ty),
+        (Takes::Spawn, [ev]) if by_ref(&ev.ty) => return Payload::SpawnEvent(&ev.ty),
+        (Takes::Spawn, _) => {}
+        (Takes::UserCount, [n]) => return Payload::UserCount(&n.ty),
+        (Takes::Message, [msg]) if by_ref(&msg.ty) => return Payload::Message(&msg.ty),
         (_, []) => return Payload::Nothing,
         _ => {}
     }
-    let message = format!("a `{}` handler takes {}", event.name(), event.shapes());
+    let message = format!(
+        "a `{}` handler takes {}",
+        event.name(),
+        event.def.takes.shapes()
+    );
     if sig.inputs.is_empty() {
         errors.push(syn::Error::new(sig.paren_token.span.join(), message));
     } else {
@@ -283,13 +349,13 @@ mod tests {
 
     fn event_errors(args: TokenStream) -> Vec<String> {
         let mut errors = Errors::default();
-        parse_event(args, &mut errors);
+        parse_args(args, &mut errors);
         errors.messages()
     }
 
     fn handler_errors(args: TokenStream, item: TokenStream) -> Vec<String> {
         let mut errors = Errors::default();
-        let event = parse_event(args, &mut errors);
+        let event = parse_args(args, &mut errors).0;
         let func: sig::FnItem = syn::parse2(item).unwrap();
         Handler::check(&func.sig, event, &mut errors);
         errors.messages()
@@ -308,18 +374,20 @@ mod tests {
         ] {
             let mut errors = Errors::default();
             let ident = Ident::new(key, Span::call_site());
-            let event = parse_event(quote!(#ident), &mut errors);
+            let event = parse_args(quote!(#ident), &mut errors).0;
             assert_eq!(event.map(|e| e.name()), Some(key));
             assert!(errors.is_empty());
         }
         let mut errors = Errors::default();
-        let event = parse_event(quote!(message = "ping"), &mut errors);
-        assert!(matches!(event, Some(Event::Message(t)) if t.value() == "ping"));
+        let event = parse_args(quote!(message = "ping"), &mut errors).0;
+        assert!(matches!(event, Some(Event { message_type: Some(t), .. }) if t.value() == "ping"));
     }
 
     #[test]
     fn rejects_malformed_events() {
-        let unknown = format!("unknown event `spwan`; expected one of {EVENTS}");
+        let unknown = "unknown event `spwan`; expected one of `connected`, `spawn`, \
+                       `spawning_complete`, `stop`, `quit`, `test_start`, `test_stop` or \
+                       `message = \"<type>\"`";
         assert_eq!(event_errors(quote!(spwan)), [unknown]);
         assert_eq!(event_errors(quote!(message)).len(), 1);
         assert_eq!(event_errors(quote!(message = "")).len(), 1);
@@ -327,6 +395,56 @@ mod tests {
         assert_eq!(event_errors(quote!(stop = "x")).len(), 1);
         assert_eq!(event_errors(quote!(stop, quit)).len(), 1);
         assert_eq!(event_errors(quote!()).len(), 1);
+    }
+
+    #[test]
+    fn emits_the_kind_from_the_table() {
+        let kind = |args: TokenStream| {
+            let mut errors = Errors::default();
+            let (event, krate) = parse_args(args, &mut errors);
+            assert!(errors.is_empty());
+            event
+                .unwrap()
+                .kind(&Private::new(krate.as_ref()))
+                .to_string()
+        };
+        assert_eq!(
+            kind(quote!(spawning_complete)),
+            ":: boomer :: __private :: EventKind :: SpawningComplete"
+        );
+        assert_eq!(
+            kind(quote!(message = "m", crate = "renamed")),
+            "renamed :: __private :: EventKind :: Message (:: std :: borrow :: Cow :: Borrowed (\"m\"))"
+        );
+        assert_eq!(
+            kind(quote!(crate = "::x::boomer", stop)),
+            ":: x :: boomer :: __private :: EventKind :: Stop"
+        );
+    }
+
+    #[test]
+    fn every_path_goes_through_the_crate_key() {
+        for args in [
+            quote!(spawn, crate = "renamed"),
+            quote!(message = "m", crate = "renamed"),
+        ] {
+            let item = quote!(
+                async fn f(m: &CustomMessage) {}
+            );
+            let out = expand(args, item).to_string();
+            assert!(!out.contains("boomer ::"), "{out}");
+        }
+    }
+
+    #[test]
+    fn the_crate_key_goes_anywhere_once() {
+        assert!(event_errors(quote!(stop, crate = "b")).is_empty());
+        assert_eq!(
+            event_errors(quote!(stop, crate = "b", crate = "c")),
+            ["`crate` specified more than once"]
+        );
+        assert_eq!(event_errors(quote!(crate = "b")).len(), 1);
+        assert_eq!(event_errors(quote!(stop, crate = b)).len(), 1);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, GenericParam, PatType, Signature, Type, Visibility};
 
+use crate::emit::Private;
 use crate::errors::Errors;
 
 /// An annotated fn. The body stays unparsed: the macros never look into it, and a body
@@ -96,9 +97,10 @@ pub(crate) fn referent(ty: &Type, mutable: bool) -> Option<&Type> {
 
 /// `Box::pin(async move { #body })`, spanned so that "future cannot be sent between threads
 /// safely" points at the user's `async fn` rather than at the attribute.
-pub(crate) fn boxed_future(sig: &Signature, body: TokenStream) -> TokenStream {
+pub(crate) fn boxed_future(sig: &Signature, private: &Private, body: TokenStream) -> TokenStream {
     let span = sig.asyncness.map_or_else(|| sig.ident.span(), |a| a.span);
-    quote_spanned!(span=> ::boomer::__private::Box::pin(async move { #body }))
+    let private = private.at(span);
+    quote_spanned!(span=> #private::Box::pin(async move { #body }))
 }
 
 /// Where a type-check error about `ty` should point: at the name of the type (`Ctx` in

@@ -8,6 +8,7 @@ use syn::spanned::Spanned;
 use syn::{parse_quote, Expr, ItemStruct, LitStr, Meta, Path};
 
 use crate::args;
+use crate::emit::{self, Private};
 use crate::errors::Errors;
 
 const ATTR: &str = "boomer::user";
@@ -32,10 +33,33 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     check_generics(&item_struct, &mut errors);
     if !errors.is_empty() {
-        return errors.with_item(item);
+        let fallback = fallback(&item_struct, &args);
+        return errors.with_item(quote!(#item #fallback));
     }
     let registration = UserClass::new(&item_struct.ident, args).expand();
     quote!(#item #registration)
+}
+
+/// What a class with errors still emits, as thiserror's `fallback.rs` does: the marker
+/// that makes the struct a user class, so that its tasks (`&mut T`) and hooks do not add a
+/// misleading "`T` is not a user class" to the one real mistake. Nothing is registered.
+/// A generic struct (already an error) or a `crate` path that did not parse gets none: the
+/// marker could not name the type or the trait.
+fn fallback(item: &ItemStruct, args: &UserArgs) -> TokenStream {
+    if !item.generics.params.is_empty() || args.bad_crate {
+        return TokenStream::new();
+    }
+    let marker = marker(&item.ident, &Private::new(args.krate.as_ref()));
+    quote!(const _: () = { #marker };)
+}
+
+/// `impl UserClass for T {}`, spanned at the struct's name: "`T` cannot be sent between
+/// threads safely" (or any other reason it cannot be a class) points there.
+fn marker(ident: &Ident, p: &Private) -> TokenStream {
+    let p = p.at(ident.span());
+    quote_spanned! {ident.span()=>
+        impl #p::UserClass for #ident {}
+    }
 }
 
 /// The keys of `#[boomer::user(...)]`, each checked on its own.
@@ -50,6 +74,10 @@ struct UserArgs {
     sequential: bool,
     on_start: Option<Path>,
     on_stop: Option<Path>,
+    /// `crate = "<path>"`.
+    krate: Option<Path>,
+    /// Whether a `crate` key was given but is not a path.
+    bad_crate: bool,
 }
 
 impl UserArgs {
@@ -72,6 +100,10 @@ impl UserArgs {
             "sequential" => parsed.sequential = args::check_flag(meta, errors),
             "on_start" => parsed.on_start = parse_hook(meta, "on_start = login", errors),
             "on_stop" => parsed.on_stop = parse_hook(meta, "on_stop = logout", errors),
+            emit::CRATE_KEY => {
+                parsed.krate = emit::parse_crate(meta, errors);
+                parsed.bad_crate = parsed.krate.is_none();
+            }
             _ => {}
         });
         parsed
@@ -124,6 +156,8 @@ struct UserClass<'a> {
     ident: &'a Ident,
     name: String,
     args: UserArgs,
+    /// Where the generated code finds boomer.
+    private: Private,
 }
 
 impl<'a> UserClass<'a> {
@@ -132,11 +166,18 @@ impl<'a> UserClass<'a> {
             .name
             .clone()
             .unwrap_or_else(|| syn::ext::IdentExt::unraw(ident).to_string());
-        UserClass { ident, name, args }
+        let private = Private::new(args.krate.as_ref());
+        UserClass {
+            ident,
+            name,
+            args,
+            private,
+        }
     }
 
     /// The `const _` block registering the class.
     fn expand(&self) -> TokenStream {
+        let p = &self.private;
         let ident = self.ident;
         let name = LitStr::new(&self.name, Span::call_site());
         let weight = self.args.weight.unwrap_or(1);
@@ -150,19 +191,15 @@ impl<'a> UserClass<'a> {
         let wait_time = self.wait_time();
         let (start_fn, on_start) = self.on_start();
         let (stop_fn, on_stop) = self.on_stop();
-        // The span of the struct's name: "`T` cannot be sent between threads safely" (or
-        // any other reason it cannot be a class) points there.
-        let marker = quote_spanned! {ident.span()=>
-            impl ::boomer::__private::UserClass for #ident {}
-        };
+        let marker = marker(ident, p);
         quote! {
             const _: () = {
                 #marker
                 #wait_time
                 #start_fn
                 #stop_fn
-                ::boomer::__private::inventory::submit! {
-                    ::boomer::__private::UserClassRegistration {
+                #p::inventory::submit! {
+                    #p::UserClassRegistration {
                         name: #name,
                         weight: #weight,
                         fixed_count: #fixed_count,
@@ -172,7 +209,7 @@ impl<'a> UserClass<'a> {
                         sequential: #sequential,
                         on_start: #on_start,
                         on_stop: #on_stop,
-                        type_id: ::boomer::__private::TypeId::of::<#ident>,
+                        type_id: #p::TypeId::of::<#ident>,
                     }
                 }
             };
@@ -182,9 +219,13 @@ impl<'a> UserClass<'a> {
     /// `fn __boomer_wait_time`, returning the user's expression: a value of another type is
     /// reported on the expression.
     fn wait_time(&self) -> TokenStream {
-        let none = parse_quote!(::boomer::__private::WaitTime::None);
+        let p = &self.private;
+        let none = parse_quote!(#p::WaitTime::None);
         let expr = self.args.wait_time.as_ref().unwrap_or(&none);
-        let ret = quote_spanned!(expr.span()=> ::boomer::__private::WaitTime);
+        let ret = {
+            let p = p.at(expr.span());
+            quote_spanned!(expr.span()=> #p::WaitTime)
+        };
         quote! {
             fn __boomer_wait_time() -> #ret {
                 #expr
@@ -195,30 +236,33 @@ impl<'a> UserClass<'a> {
     /// The `StartFn` (a generated fn, if any) and the expression registering it: the user's
     /// `on_start`, or `Default::default()` without one.
     fn on_start(&self) -> (TokenStream, TokenStream) {
+        let p = &self.private;
         let ident = self.ident;
         let Some(path) = &self.args.on_start else {
+            let p = p.at(ident.span());
             let default = quote_spanned! {ident.span()=>
-                ::boomer::__private::default_start::<#ident>
+                #p::default_start::<#ident>
             };
             return (TokenStream::new(), default);
         };
         let path = self.resolve(path);
         let span = path.span();
+        let at = p.at(span);
         // Spanned so that a wrong signature (a plain `fn`, another return type, a future
         // that is not `Send`) is reported on the path the user wrote.
         let future = quote_spanned! {span=>
-            ::boomer::__private::Box::pin(async move {
+            #at::Box::pin(async move {
                 let __boomer_built =
-                    ::boomer::__private::start_future(#path(__boomer_ctx)).await;
-                ::boomer::__private::start_state::<#ident>(__boomer_built)
+                    #at::start_future(#path(__boomer_ctx)).await;
+                #at::start_state::<#ident>(__boomer_built)
             })
         };
         let start_fn = quote! {
             fn __boomer_start<'a>(
-                __boomer_ctx: &'a mut ::boomer::__private::Ctx,
-            ) -> ::boomer::__private::BoxFuture<
+                __boomer_ctx: &'a mut #p::Ctx,
+            ) -> #p::BoxFuture<
                 'a,
-                ::core::result::Result<::boomer::__private::UserState, ::std::string::String>,
+                ::core::result::Result<#p::UserState, ::std::string::String>,
             > {
                 #future
             }
@@ -229,27 +273,29 @@ impl<'a> UserClass<'a> {
     /// The `StopFn` (if any) and the expression registering it. The state is the class's
     /// type unless boomer itself mixed users up; then there is nothing to tear down.
     fn on_stop(&self) -> (TokenStream, TokenStream) {
+        let p = &self.private;
         let ident = self.ident;
         let Some(path) = &self.args.on_stop else {
             return (TokenStream::new(), quote!(::core::option::Option::None));
         };
         let path = self.resolve(path);
         let span = path.span();
+        let at = p.at(span);
         let future = quote_spanned! {span=>
-            ::boomer::__private::Box::pin(async move {
+            #at::Box::pin(async move {
                 if let ::core::result::Result::Ok(__boomer_user) =
-                    ::boomer::__private::user_state::<#ident>(__boomer_state)
+                    #at::user_state::<#ident>(__boomer_state)
                 {
-                    let () = ::boomer::__private::stop_future(#path(__boomer_user, __boomer_ctx))
+                    let () = #at::stop_future(#path(__boomer_user, __boomer_ctx))
                         .await;
                 }
             })
         };
         let stop_fn = quote! {
             fn __boomer_stop<'a>(
-                __boomer_state: &'a mut (dyn ::boomer::__private::Any + ::core::marker::Send),
-                __boomer_ctx: &'a mut ::boomer::__private::Ctx,
-            ) -> ::boomer::__private::BoxFuture<'a, ()> {
+                __boomer_state: &'a mut (dyn #p::Any + ::core::marker::Send),
+                __boomer_ctx: &'a mut #p::Ctx,
+            ) -> #p::BoxFuture<'a, ()> {
                 #future
             }
         };
@@ -347,6 +393,51 @@ mod tests {
         );
         assert!(out.contains("name : \"Shopper\""), "{out}");
         assert!(out.contains("default_start :: < r#Shopper >"), "{out}");
+    }
+
+    #[test]
+    fn every_path_goes_through_the_crate_key() {
+        let out = expanded(
+            quote!(crate = "renamed", on_start = login, on_stop = logout),
+            quote!(
+                struct Shopper;
+            ),
+        );
+        assert!(!out.contains("boomer ::"), "{out}");
+        assert!(
+            out.contains("impl renamed :: __private :: UserClass for Shopper"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_class_with_errors_is_still_a_class() {
+        let out = expanded(
+            quote!(weight = 0),
+            quote!(
+                struct Shopper;
+            ),
+        );
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(
+            out.contains("impl :: boomer :: __private :: UserClass for Shopper"),
+            "{out}"
+        );
+        assert!(!out.contains("UserClassRegistration"), "{out}");
+        let generic = expanded(
+            quote!(),
+            quote!(
+                struct Shopper<T>(T);
+            ),
+        );
+        assert!(!generic.contains("impl"), "{generic}");
+        let bad_crate = expanded(
+            quote!(crate = 1),
+            quote!(
+                struct Shopper;
+            ),
+        );
+        assert!(!bad_crate.contains("impl"), "{bad_crate}");
     }
 
     #[test]

@@ -84,7 +84,7 @@ fn main() {
     let fire = |event: Event| {
         let kind = format!("{:?}", event.kind());
         for handler in &handlers {
-            let handler_kind = format!("{:?}", boomer::EventKind::from(handler.event));
+            let handler_kind = format!("{:?}", handler.event);
             if handler_kind == kind {
                 ready((handler.run)(&event));
             }
