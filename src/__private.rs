@@ -7,11 +7,6 @@ pub use ::boomer_core::registry::{
 pub use ::boomer_core::{Ctx, CustomMessage, Event, EventKind, SpawnEvent};
 pub use ::std::boxed::Box;
 
-/// `fn main` of `boomer::main!()`.
-pub fn run_main() -> ::std::process::ExitCode {
-    ::boomer_core::run_main(::boomer_core::Builder::default())
-}
-
 /// Spawn-handler argument: the user count of the spawn (Go boomer's signature).
 pub fn spawn_users(ev: &SpawnEvent) -> u32 {
     ev.users()

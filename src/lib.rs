@@ -400,7 +400,7 @@ pub mod __private;
 macro_rules! main {
     () => {
         fn main() -> ::std::process::ExitCode {
-            $crate::__private::run_main()
+            $crate::Boomer::builder().run_main()
         }
     };
     ($configure:expr $(,)?) => {

@@ -188,7 +188,7 @@ impl CustomMessage {
     /// [`data`](Self::data) instead): serde recurses, at about 2 KB of stack per level in a
     /// debug build, and a handler's thread has 2 MiB.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, rmpv::ext::Error> {
-        let depth = crate::protocol::depth(&self.data);
+        let depth = depth(&self.data);
         if depth > MAX_DECODE_DEPTH {
             return Err(rmpv::ext::Error::Syntax(format!(
                 "nested {depth} levels deep, more than the {MAX_DECODE_DEPTH} decode takes \
@@ -197,6 +197,31 @@ impl CustomMessage {
         }
         rmpv::ext::from_value(self.data.clone())
     }
+}
+
+/// How many containers deep `v` goes (a scalar is 0), counted without recursion: what
+/// [`CustomMessage::decode`] and the protocol's reader bound (also at `protocol::depth`).
+///
+/// ```
+/// use boomer_core::Value;
+/// let v = Value::Map(vec![("a".into(), Value::Array(vec![1.into()]))]);
+/// assert_eq!(boomer_core::protocol::depth(&v), 2);
+/// assert_eq!(boomer_core::protocol::depth(&Value::Nil), 0);
+/// ```
+pub fn depth(v: &Value) -> usize {
+    let mut deepest = 0;
+    let mut todo = vec![(v, 0usize)];
+    while let Some((v, d)) = todo.pop() {
+        match v {
+            Value::Array(items) => todo.extend(items.iter().map(|i| (i, d + 1))),
+            Value::Map(pairs) => {
+                todo.extend(pairs.iter().flat_map(|(k, v)| [(k, d + 1), (v, d + 1)]))
+            }
+            _ => continue,
+        }
+        deepest = deepest.max(d + 1);
+    }
+    deepest
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The runtime of boomer: a Locust worker in Rust. Users depend on the `boomer` facade,
-//! which re-exports what is public here; see its documentation.
+//! The runtime of boomer: a Locust worker in Rust. Users depend on the facade (the package
+//! `boomer-locust`, whose library is `boomer`), which re-exports what is public here; see
+//! its documentation.
 
 #![warn(missing_docs)]
 

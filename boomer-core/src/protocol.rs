@@ -571,29 +571,7 @@ fn stop_timeout(secs: Option<f64>) -> f64 {
 /// How deep Locust's own messages (not custom ones) may be nested.
 pub const MAX_CORE_DEPTH: usize = 16;
 
-/// How many containers deep `v` goes (a scalar is 0), counted without recursion.
-///
-/// ```
-/// use boomer_core::Value;
-/// let v = Value::Map(vec![("a".into(), Value::Array(vec![1.into()]))]);
-/// assert_eq!(boomer_core::protocol::depth(&v), 2);
-/// assert_eq!(boomer_core::protocol::depth(&Value::Nil), 0);
-/// ```
-pub fn depth(v: &Value) -> usize {
-    let mut deepest = 0;
-    let mut todo = vec![(v, 0usize)];
-    while let Some((v, d)) = todo.pop() {
-        match v {
-            Value::Array(items) => todo.extend(items.iter().map(|i| (i, d + 1))),
-            Value::Map(pairs) => {
-                todo.extend(pairs.iter().flat_map(|(k, v)| [(k, d + 1), (v, d + 1)]))
-            }
-            _ => continue,
-        }
-        deepest = deepest.max(d + 1);
-    }
-    deepest
-}
+pub use crate::events::depth;
 
 fn map_get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     v.as_map()?

@@ -1,5 +1,6 @@
-//! What user code registers: tasks and event handlers, collected with `inventory` by the
-//! macros (or added programmatically through the builder) and validated once at start-up.
+//! What user code registers: user classes, tasks and event handlers, collected with
+//! `inventory` by the macros (or added programmatically through the builder) and checked by
+//! [`Registry::validate`] once at start-up.
 
 use std::any::{Any, TypeId};
 use std::future::Future;
@@ -265,7 +266,8 @@ inventory::collect!(TaskRegistration);
 inventory::collect!(UserClassRegistration);
 inventory::collect!(HandlerRegistration);
 
-/// Everything the worker runs: tasks and handlers, validated.
+/// Everything the worker runs: user classes, tasks and handlers (checked with
+/// [`validate`](Registry::validate) before a run).
 #[derive(Clone, Default)]
 pub struct Registry {
     pub(crate) tasks: Vec<Task>,
@@ -303,8 +305,9 @@ pub enum RegistryError {
 }
 
 impl Registry {
-    /// Every task and handler registered with the macros in this binary, sorted by name so
-    /// that runs are reproducible (inventory yields them in no particular order).
+    /// Every user class, task and handler registered with the macros in this binary, in an
+    /// order that makes runs reproducible (inventory yields them in no particular order):
+    /// classes and tasks by name, handlers by module, then name.
     pub fn from_macros() -> Self {
         let mut tasks: Vec<Task> = inventory::iter::<TaskRegistration>
             .into_iter()
@@ -380,7 +383,9 @@ impl Registry {
         }
     }
 
-    /// Checks that the worker has something to run.
+    /// Checks that the worker has something to run and that it is consistent: at least one
+    /// task, task names unique per class, class names unique, every task's class
+    /// registered, and every class with a task.
     pub fn validate(&self) -> Result<(), RegistryError> {
         if self.tasks.is_empty() {
             return Err(RegistryError::NoTask);
