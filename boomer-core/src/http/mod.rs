@@ -1196,7 +1196,8 @@ impl fmt::Debug for Response {
 }
 
 /// Why a request could not be set up or sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct HttpError(String);
 
 impl HttpError {
@@ -1204,14 +1205,6 @@ impl HttpError {
         HttpError(text.into())
     }
 }
-
-impl Display for HttpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for HttpError {}
 
 /// The request timeout without a timer per request: one `Sleep` per client, moved only
 /// when it fires before the current request's deadline (with a 60 s timeout, about once a

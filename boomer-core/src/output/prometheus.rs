@@ -87,15 +87,26 @@ pub(crate) struct Pushgateway {
     pending: Option<String>,
 }
 
+/// Why `--prometheus-pushgateway` / `--prometheus-job` cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum PushgatewayError {
+    /// Only plain HTTP gateways are spoken to.
+    #[error("the Pushgateway URL must start with http://, not {0:?}")]
+    NotHttp(String),
+    /// The job names the pushed group.
+    #[error("--prometheus-job must not be empty")]
+    EmptyJob,
+}
+
 /// How long pushes pause after one failed.
 const RETRY_AFTER: Duration = Duration::from_secs(10);
 
 impl Pushgateway {
     /// `url` is the gateway's base URL, e.g. `http://127.0.0.1:9091`.
-    pub(crate) fn new(url: &str, job: &str) -> Result<Self, String> {
+    pub(crate) fn new(url: &str, job: &str) -> Result<Self, PushgatewayError> {
         let rest = url
             .strip_prefix("http://")
-            .ok_or_else(|| format!("the Pushgateway URL must start with http://, not {url:?}"))?;
+            .ok_or_else(|| PushgatewayError::NotHttp(url.to_string()))?;
         let (authority, base) = match rest.split_once('/') {
             Some((a, b)) => (a, b.trim_end_matches('/')),
             None => (rest, ""),
@@ -111,7 +122,7 @@ impl Pushgateway {
             format!("/{base}")
         };
         if job.is_empty() {
-            return Err("--prometheus-job must not be empty".into());
+            return Err(PushgatewayError::EmptyJob);
         }
         Ok(Pushgateway {
             authority,
