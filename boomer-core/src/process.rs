@@ -59,7 +59,7 @@ impl ProcessMetrics {
             self.last = Some((now, cpu));
         }
         (
-            round_percent(percent / self.cores),
+            round_percent(share(percent, self.cores)),
             resident_bytes().unwrap_or(0),
         )
     }
@@ -78,7 +78,7 @@ impl ProcessMetrics {
         );
         match self.system.process(pid) {
             Some(p) => (
-                round_percent(f64::from(p.cpu_usage()) / self.cores),
+                round_percent(share(f64::from(p.cpu_usage()), self.cores)),
                 p.memory(),
             ),
             None => (0.0, 0),
@@ -90,6 +90,13 @@ impl ProcessMetrics {
 /// cgroup CPU quota (what `available_parallelism` reads); at least 1.
 fn usable_cores() -> f64 {
     std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
+}
+
+/// `percent` of one core as a share of `cores`, at most 100: a process cannot use more than
+/// the cores it may run on, and what reads above (the CPU clock and the wall clock are read
+/// one after the other, so a short, busy interval can come out a little over) is that skew.
+fn share(percent: f64, cores: f64) -> f64 {
+    (percent / cores).min(100.0)
 }
 
 /// One decimal, as Python's `round(x, 1)` in psutil: half to even on the exact value
@@ -148,6 +155,14 @@ mod tests {
             "cpu {cpu} % of {cores} cores"
         );
         assert_eq!(cpu, (cpu * 10.0).round() / 10.0, "one decimal: {cpu}");
+    }
+
+    #[test]
+    fn the_share_of_the_cores_is_at_most_all_of_them() {
+        assert_eq!(share(50.0, 2.0), 25.0);
+        assert_eq!(share(200.0, 2.0), 100.0);
+        // Both cores busy over a short interval, the two clocks read a little apart.
+        assert_eq!(share(203.6, 2.0), 100.0);
     }
 
     #[test]
