@@ -224,7 +224,6 @@ def measure(ctx, master, master_port, web_port, names, workers, seconds, buckets
         "cpu": cpu,
         "lag_p50_ms": statistics.median(all_lags) * 1000,
         "lag_max_ms": all_lags[-1] * 1000,
-        "unanswered": len(unanswered),
         "alive": alive,
         "web_ms": web_s * 1000,
     }

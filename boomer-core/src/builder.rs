@@ -179,6 +179,7 @@ impl Builder {
             Some(l) => Some(l),
             None => self
                 .options
+                .load
                 .rate_limiter()?
                 .map(|l| Arc::new(l) as Arc<dyn RateLimiter>),
         };

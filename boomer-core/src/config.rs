@@ -382,39 +382,43 @@ impl Options {
         }
         Ok(options)
     }
+}
 
+impl MasterArgs {
     /// The master's ZeroMQ endpoint.
     pub fn endpoint(&self) -> String {
-        let host =
-            if self.master.master_host.contains(':') && !self.master.master_host.starts_with('[') {
-                format!("[{}]", self.master.master_host)
-            } else {
-                self.master.master_host.clone()
-            };
-        format!("tcp://{host}:{}", self.master.master_port)
+        let host = if self.master_host.contains(':') && !self.master_host.starts_with('[') {
+            format!("[{}]", self.master_host)
+        } else {
+            self.master_host.clone()
+        };
+        format!("tcp://{host}:{}", self.master_port)
     }
 
+    /// How long the master may be silent before it counts as lost (`None`: never).
+    pub(crate) fn heartbeat_timeout(&self) -> Option<Duration> {
+        (self.master_heartbeat_timeout > 0.0)
+            .then(|| Duration::try_from_secs_f64(self.master_heartbeat_timeout).ok())
+            .flatten()
+    }
+}
+
+impl LoadArgs {
     /// The rate limiter the flags ask for, if any.
     pub(crate) fn rate_limiter(&self) -> Result<Option<SmoothRateLimiter>, OptionsError> {
-        let max = if self.load.max_rps > 0.0 {
-            self.load.max_rps
+        let max = if self.max_rps > 0.0 {
+            self.max_rps
         } else {
             f64::INFINITY
         };
-        match &self.load.request_increase_rate {
+        match &self.request_increase_rate {
             Some(rate) if rate != "-1" => {
                 let (step, period) = parse_ramp(rate).map_err(OptionsError::IncreaseRate)?;
                 Ok(Some(SmoothRateLimiter::ramp_up(max, step, period)))
             }
-            _ if self.load.max_rps > 0.0 => Ok(Some(SmoothRateLimiter::new(max))),
+            _ if self.max_rps > 0.0 => Ok(Some(SmoothRateLimiter::new(max))),
             _ => Ok(None),
         }
-    }
-
-    pub(crate) fn heartbeat_timeout(&self) -> Option<Duration> {
-        (self.master.master_heartbeat_timeout > 0.0)
-            .then(|| Duration::try_from_secs_f64(self.master.master_heartbeat_timeout).ok())
-            .flatten()
     }
 }
 

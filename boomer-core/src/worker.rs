@@ -151,7 +151,7 @@ impl Worker {
         crate::ctx::set_worker_index(None);
         Worker {
             node_id: node_id(),
-            endpoint: opts.endpoint(),
+            endpoint: opts.master.endpoint(),
             opts,
             state: WorkerState::Ready,
             acked: false,
@@ -301,7 +301,7 @@ impl Worker {
     /// the users stop (nobody counts them), and with `--exit-on-master-loss` the worker
     /// exits: like Locust's worker, which gives up on a master it cannot reach.
     fn check_master_lost(&mut self, link_up: bool) -> Option<Exit> {
-        let timeout = self.opts.heartbeat_timeout()?;
+        let timeout = self.opts.master.heartbeat_timeout()?;
         let silent = match self.live.lost_since {
             Some(since) => since.elapsed(),
             None if link_up && self.live.heartbeats_armed => self.live.master_seen.elapsed(),
@@ -743,6 +743,7 @@ impl Worker {
         let silent = self.live.heartbeats_armed
             && self
                 .opts
+                .master
                 .heartbeat_timeout()
                 .is_some_and(|t| self.live.master_seen.elapsed() > t);
         if let Some(exit) = self.check_master_lost(true) {
@@ -1208,11 +1209,7 @@ mod tests {
     /// Runs `script` as the master against the worker; the worker's exit.
     pub(super) fn against(args: &[&str], script: impl AsyncFnOnce(FakeMaster)) -> Exit {
         let _stats = crate::STATS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let users_rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let users_rt = crate::users::fixtures::runtime(1);
         let control = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

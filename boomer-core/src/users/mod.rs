@@ -457,11 +457,40 @@ impl Users {
     }
 }
 
+/// Test set-ups shared by the users' unit tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use std::sync::Arc;
+
+    use super::Users;
+    use crate::registry::Registry;
+
+    /// A runtime of `threads` worker threads, with timers and I/O, as the users' own.
+    pub(crate) fn runtime(threads: usize) -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Users of `registry` on `rt`, with no host and no rate limiter.
+    pub(crate) fn users_of(rt: &tokio::runtime::Runtime, registry: Registry) -> Users {
+        Users::new(
+            rt.handle().clone(),
+            Arc::new(registry),
+            Arc::default(),
+            None,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicU32;
     use std::time::Instant;
 
+    use super::fixtures::{runtime, users_of};
     use super::signal::begin_request;
     use super::*;
     use crate::registry::fixtures::{registry, start, task, Shopper};
@@ -501,19 +530,10 @@ mod tests {
                 Ok(())
             })
         }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime(2);
         let mut registry = Registry::default();
         registry.add_task(Task::new("request", 1, TaskFn::Async(request)));
-        let mut users = Users::new(
-            rt.handle().clone(),
-            Arc::new(registry),
-            Arc::default(),
-            None,
-        );
+        let mut users = users_of(&rt, registry);
         let at = |n: u32| BTreeMap::from([(DEFAULT_CLASS.to_string(), n)]);
         for n in [10, 30, 5, 20, 3] {
             users.apply(&at(n), Duration::ZERO);
@@ -530,11 +550,7 @@ mod tests {
     /// minutes on a million users (tokio's cooperative budget sent it round again and again).
     #[test]
     fn many_idle_users_stop_at_once() {
-        let users_rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let users_rt = runtime(1);
         let control = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -544,12 +560,7 @@ mod tests {
             UserClass::new::<Shopper>("Shopper", start).wait_time(crate::WaitTime::constant(1.0)),
         );
         registry.add_task(task("shop", 1).for_class::<Shopper>());
-        let mut users = Users::new(
-            users_rt.handle().clone(),
-            Arc::new(registry),
-            Arc::default(),
-            None,
-        );
+        let mut users = users_of(&users_rt, registry);
         let n = 200_000;
         users.apply(
             &BTreeMap::from([("Shopper".to_string(), n)]),
@@ -581,19 +592,10 @@ mod tests {
                 Ok(())
             })
         }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime(2);
         let mut registry = Registry::default();
         registry.add_task(Task::new("request", 1, TaskFn::Async(request)));
-        let mut users = Users::new(
-            rt.handle().clone(),
-            Arc::new(registry),
-            Arc::default(),
-            None,
-        );
+        let mut users = users_of(&rt, registry);
         let at = |n: u32| BTreeMap::from([(DEFAULT_CLASS.to_string(), n)]);
         assert!(
             users.apply(&at(4), Duration::ZERO).is_none(),
@@ -627,19 +629,10 @@ mod tests {
     /// overflows the clock nor holds users that finish their task.
     #[test]
     fn a_huge_stop_timeout_stops_users_that_finish() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime(1);
         let mut registry = Registry::default();
         registry.add_task(task("quick", 1));
-        let mut users = Users::new(
-            rt.handle().clone(),
-            Arc::new(registry),
-            Arc::default(),
-            None,
-        );
+        let mut users = users_of(&rt, registry);
         let at = |n: u32| BTreeMap::from([(DEFAULT_CLASS.to_string(), n)]);
         let _guard = rt.enter();
         users.apply(&at(3), Duration::MAX);
@@ -657,22 +650,13 @@ mod tests {
     /// name) or none does.
     #[test]
     fn invented_class_names_leave_nothing_behind() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime(1);
         let _guard = rt.enter();
         let mut one = Registry::default();
         one.add_class(UserClass::new::<Shopper>("Shopper", start));
         one.add_task(task("shop", 1).for_class::<Shopper>());
         for registry in [one, registry(false)] {
-            let mut users = Users::new(
-                rt.handle().clone(),
-                Arc::new(registry),
-                Arc::default(),
-                None,
-            );
+            let mut users = users_of(&rt, registry);
             for i in 0..10_000 {
                 users.apply(
                     &BTreeMap::from([("Shopper".to_string(), 1), (format!("Invented{i}"), 0)]),
@@ -733,20 +717,11 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(1));
             }
         };
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime(1);
         let mut registry = Registry::default();
         registry.add_task(Task::new("a", 1, TaskFn::Sync(|ctx| count(ctx, 0))));
         registry.add_task(Task::new("b", 1, TaskFn::Sync(|ctx| count(ctx, 1))));
-        let mut users = Users::new(
-            rt.handle().clone(),
-            Arc::new(registry),
-            Arc::default(),
-            None,
-        );
+        let mut users = users_of(&rt, registry);
         let _guard = rt.enter();
         users.apply(
             &BTreeMap::from([(DEFAULT_CLASS.to_string(), 2)]),

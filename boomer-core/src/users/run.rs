@@ -17,8 +17,12 @@ use crate::registry::{Outcome, Task, TaskFn, UserClass, UserState};
 use crate::stats;
 use crate::Ctx;
 
-/// First pause before a user whose `on_start` failed tries again (doubling up to 10 s).
+/// First pause before a user whose `on_start` failed tries again (doubling up to
+/// [`MAX_PAUSE`]); the same for a panicking `wait_time` or rate limiter.
 const ON_START_RETRY: Duration = Duration::from_millis(500);
+
+/// The longest pause of a [`Backoff`].
+const MAX_PAUSE: Duration = Duration::from_secs(10);
 
 pub(super) async fn user_loop(
     slot: Arc<ClassSlot>,
@@ -93,7 +97,7 @@ pub(super) async fn user_loop(
             };
             let ran = match run_inline(task, &mut ctx, &signal, start) {
                 Some(ran) => ran,
-                None => Box::pin(run_in_loop(task, &mut ctx, &mut *state, &signal, start)).await,
+                None => Box::pin(run_async(task, &mut ctx, &mut *state, &signal, start)).await,
             };
             if !ran {
                 break;
@@ -152,8 +156,8 @@ async fn acquire(limiter: &dyn RateLimiter) -> Result<(), Box<dyn Any + Send>> {
     CatchUnwind(permit).await
 }
 
-/// The pause after a panic in a user's `wait_time` or rate limiter: 500 ms, doubling up to
-/// 10 s while it keeps panicking, so a broken closure does not spin.
+/// The pause after a failed `on_start`, or a panic in a user's `wait_time` or rate limiter:
+/// 500 ms, doubling up to 10 s while it keeps failing, so a broken closure does not spin.
 #[derive(Default)]
 struct Backoff {
     next: Option<Duration>,
@@ -169,10 +173,12 @@ impl Backoff {
         let error = format!("panic: {}", panic_message(panic));
         report_panic(what, panic);
         stats::record_failure(kind, name, Duration::ZERO, error);
-        let pause = self
-            .next
-            .map_or(ON_START_RETRY, |p| (p * 2).min(Duration::from_secs(10)));
-        self.next = Some(pause);
+        self.grow();
+    }
+
+    /// The next pause: the first one, or twice the last, up to [`MAX_PAUSE`].
+    fn grow(&mut self) {
+        self.next = Some(self.next.map_or(ON_START_RETRY, |p| (p * 2).min(MAX_PAUSE)));
     }
 
     /// Sleeps the current pause; `Err` if the user was told to stop meanwhile.
@@ -196,7 +202,7 @@ pub(crate) async fn start_user(
     let Some(on_start) = class.on_start else {
         return Some(Box::new(()));
     };
-    let mut pause = ON_START_RETRY;
+    let mut backoff = Backoff::default();
     loop {
         let began = Instant::now();
         if signal.hard_stopped() {
@@ -212,12 +218,8 @@ pub(crate) async fn start_user(
             }
         };
         stats::record_failure("on_start", &class.name, began.elapsed(), &error);
-        tokio::select! {
-            biased;
-            _ = signal.soft() => return None,
-            _ = tokio::time::sleep(pause) => {}
-        }
-        pause = (pause * 2).min(Duration::from_secs(10));
+        backoff.grow();
+        backoff.pause(signal).await.ok()?;
     }
 }
 
@@ -236,9 +238,21 @@ pub(crate) async fn run_in_loop(
     signal: &UserSignal,
     start: Instant,
 ) -> bool {
-    if let Some(ran) = run_inline(task, ctx, signal, start) {
-        return ran;
+    match run_inline(task, ctx, signal, start) {
+        Some(ran) => ran,
+        None => run_async(task, ctx, state, signal, start).await,
     }
+}
+
+/// [`run_in_loop`] of a task that [`run_inline`] did not take: awaited unless the user was
+/// hard-stopped first, and dropped if it is meanwhile.
+async fn run_async(
+    task: &Task,
+    ctx: &mut Ctx,
+    state: &mut (dyn Any + Send),
+    signal: &UserSignal,
+    start: Instant,
+) -> bool {
     if signal.hard_stopped() {
         return false;
     }
@@ -250,8 +264,8 @@ pub(crate) async fn run_in_loop(
 /// The sync fast path, shared by the user's loop and [`run_in_loop`]: a sync task runs
 /// inline, to the end in one go (nothing to cancel, no future to poll or box), unless the
 /// user was hard-stopped (`Some(false)`, as [`run_in_loop`]'s). `None` for a task that is
-/// not sync: nothing was read, not even the stop signal, so the caller's own check is the
-/// only one.
+/// not sync: nothing was read, not even the stop signal; the caller goes on with
+/// [`run_async`], which checks it.
 #[inline]
 fn run_inline(task: &Task, ctx: &mut Ctx, signal: &UserSignal, start: Instant) -> Option<bool> {
     let TaskFn::Sync(f) = task.run else {
@@ -319,7 +333,7 @@ mod tests {
     use super::*;
     use crate::registry::fixtures::task;
     use crate::registry::Registry;
-    use crate::users::Users;
+    use crate::users::fixtures::users_of;
 
     /// An idle user is mostly its loop's future (BENCHMARKS.md §3: under 1 KiB per user in
     /// all): the class picker's slot adds one pointer to it, no more.
@@ -330,12 +344,7 @@ mod tests {
             .unwrap();
         let mut registry = Registry::default();
         registry.add_task(task("quick", 1));
-        let users = Users::new(
-            rt.handle().clone(),
-            Arc::new(registry),
-            Arc::default(),
-            None,
-        );
+        let users = users_of(&rt, registry);
         let signal = Arc::new(UserSignal::default());
         let ctx = Ctx::new(0, users.shared.host.clone(), None, signal.clone());
         let user = user_loop(users.slots[0].clone(), ctx, users.shared.clone(), signal);
