@@ -116,6 +116,8 @@ impl Runner<'_> {
             user_count,
             window,
             exceptions: std::mem::take(&mut self.exceptions),
+            arrivals: BTreeMap::new(),
+            thresholds: Vec::new(),
         });
     }
 

@@ -846,6 +846,8 @@ impl Worker {
                 user_count: self.total(),
                 window: window.clone(),
                 exceptions: Vec::new(),
+                arrivals: std::collections::BTreeMap::new(),
+                thresholds: Vec::new(),
             });
         }
         let start = std::mem::replace(&mut self.window_start, clock::now_epoch());

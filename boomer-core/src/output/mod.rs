@@ -96,6 +96,37 @@ pub struct Snapshot {
     /// them: by traceback (`panic in <what> at <file:line>`), so one panic site is one row
     /// with a count, whatever the messages.
     pub exceptions: Arc<BTreeMap<String, ExceptionCount>>,
+    /// Arrival-driven (open-model) user classes, by class name: their iterations due and
+    /// dropped since the start. Empty when no class is arrival-driven.
+    pub arrivals: Arc<BTreeMap<String, ArrivalCount>>,
+    /// Every `--threshold` with its value at this snapshot, in the order given. Empty
+    /// without thresholds.
+    pub thresholds: Arc<Vec<ThresholdState>>,
+}
+
+/// What an arrival-driven user class was asked for and what it could not start, since the
+/// start of the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ArrivalCount {
+    /// Iterations that came due (started or dropped).
+    pub due: u64,
+    /// Iterations dropped: due while every user of the class was busy, for longer than the
+    /// class's lag limit.
+    pub dropped: u64,
+    /// The class's arrival rate for this worker at the snapshot, per second.
+    pub rate: f64,
+}
+
+/// One `--threshold` and where it stands.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ThresholdState {
+    /// The threshold as given (`"p95<300ms"`, `"checkout:fail_ratio<1%"`).
+    pub spec: String,
+    /// The observed value in the threshold's unit, shown (`"212 ms"`, `"0.4 %"`); `None`
+    /// while nothing was recorded for it.
+    pub value: Option<String>,
+    /// True while the threshold holds (or has nothing to judge yet).
+    pub ok: bool,
 }
 
 /// How often one exception (one traceback) happened.
@@ -110,11 +141,16 @@ pub struct ExceptionCount {
 }
 
 /// A window handed to the outputs by the runner or the worker.
+#[derive(Default)]
 pub(crate) struct Report {
     pub time: f64,
     pub user_count: u32,
     pub window: Window,
     pub exceptions: Vec<(String, String)>,
+    /// Cumulative, so a later report replaces an earlier one.
+    pub arrivals: BTreeMap<String, ArrivalCount>,
+    /// The latest state of every threshold (replaced by a later report).
+    pub thresholds: Vec<ThresholdState>,
 }
 
 impl Report {
@@ -123,6 +159,8 @@ impl Report {
         self.user_count = later.user_count;
         self.window.merge(&later.window);
         self.exceptions.extend(later.exceptions);
+        self.arrivals = later.arrivals;
+        self.thresholds = later.thresholds;
     }
 }
 
@@ -251,6 +289,8 @@ fn deliver(rx: Receiver<Msg>, mut outputs: Vec<Box<dyn Output>>, info: RunInfo) 
             window: Arc::new(report.window),
             totals: totals.clone(),
             exceptions: exceptions.clone(),
+            arrivals: Arc::new(report.arrivals),
+            thresholds: Arc::new(report.thresholds),
         };
         for o in outputs.iter_mut() {
             o.on_report(snapshot.clone());
@@ -329,6 +369,7 @@ mod tests {
                 user_count: 1,
                 window: Window::default(),
                 exceptions,
+                ..Report::default()
             });
         }
         outputs.stop();
