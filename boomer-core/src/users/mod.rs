@@ -22,6 +22,7 @@ use crate::ratelimit::RateLimiter;
 use crate::registry::{Registry, Task};
 use crate::Ctx;
 
+pub(crate) mod arrival;
 mod plan;
 mod run;
 pub(crate) mod signal;
