@@ -184,7 +184,15 @@ impl Builder {
                 .map(|l| Arc::new(l) as Arc<dyn RateLimiter>),
         };
         let registry = Arc::new(self.registry);
-        let users = Users::new(rt.clone(), registry.clone(), host.clone(), limiter);
+        let mut users = Users::new(rt.clone(), registry.clone(), host.clone(), limiter);
+        let load = &self.options.load;
+        users
+            .set_arrival_options(
+                &load.arrival_rate,
+                load.arrival_max_lag,
+                load.latency_from != "sent",
+            )
+            .map_err(crate::OptionsError::ArrivalRate)?;
         let bus = EventBus::start(&rt, registry.handlers.clone());
         let outputs = output::from_options(&self.options, self.outputs)?;
         spawn_control_plane(self.options, users, bus, host, outputs).await

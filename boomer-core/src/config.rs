@@ -97,6 +97,29 @@ pub struct LoadArgs {
     /// period, up to --max-rps.
     #[arg(long, value_name = "RATE")]
     pub request_increase_rate: Option<String>,
+
+    /// Open model: iterations per second for the whole fleet, or stages that ramp it
+    /// (`400`, `600/m`, `0, 30s:400, 5m:400, 30s:0`), for the classes with `arrival_rate`
+    /// (for every class when none has it), or `CLASS=RATE` for one class (repeatable, or
+    /// `;`-separated). The master's `--arrival-rate` option wins when it sends one.
+    #[arg(long, value_name = "[CLASS=]RATE", value_parser = parse_arrival_rate)]
+    pub arrival_rate: Vec<String>,
+
+    /// Open model: an iteration not started this long after it came due (every user of
+    /// its class busy) is dropped, and counted as such.
+    #[arg(long, value_name = "TIME", default_value = "5s", value_parser = parse_timespan)]
+    pub arrival_max_lag: Duration,
+
+    /// Open model: response times count from when the iteration was due (`due`, free of
+    /// coordinated omission), or from when the request was sent (`sent`).
+    #[arg(long, default_value = "due", value_parser = ["due", "sent"])]
+    pub latency_from: String,
+}
+
+/// `--arrival-rate`: checked here, parsed again where it is used.
+fn parse_arrival_rate(text: &str) -> Result<String, String> {
+    crate::users::arrival::RateSpecs::parse(text)?;
+    Ok(text.to_string())
 }
 
 /// A run without a master: its users, ramp and length.
@@ -227,6 +250,9 @@ pub enum OptionsError {
     /// `--request-increase-rate` is not a ramp.
     #[error("--request-increase-rate {0}")]
     IncreaseRate(#[source] ParseError),
+    /// `--arrival-rate` is not a rate or a list of stages.
+    #[error("{0}")]
+    ArrivalRate(String),
     /// The HTTP client cannot be set up as asked (a CA or client certificate, ...).
     #[cfg(feature = "http")]
     #[error(transparent)]

@@ -160,7 +160,12 @@ impl Ctx {
     }
 
     /// Records a successful request: see [`crate::record_success`].
+    ///
+    /// In an arrival-driven class (`arrival_rate`), the first sample an iteration records
+    /// also counts the time the iteration waited for a free user after it was due (see
+    /// `--latency-from`).
     pub fn record_success(&self, kind: &str, name: &str, elapsed: Duration, bytes: u64) {
+        let elapsed = elapsed.saturating_add(self.signal.take_late());
         stats::record_success(kind, name, elapsed, bytes);
     }
 
@@ -172,6 +177,7 @@ impl Ctx {
         elapsed: Duration,
         error: impl std::fmt::Display,
     ) {
+        let elapsed = elapsed.saturating_add(self.signal.take_late());
         stats::record_failure(kind, name, elapsed, error);
     }
 }

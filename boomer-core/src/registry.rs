@@ -152,6 +152,7 @@ pub struct UserClassRegistration {
     pub weight: u32,
     pub fixed_count: u32,
     pub wait_time: fn() -> crate::WaitTime,
+    pub arrival_rate: Option<&'static str>,
     pub host: Option<&'static str>,
     pub tags: &'static [&'static str],
     pub sequential: bool,
@@ -168,6 +169,8 @@ pub struct UserClass {
     pub(crate) weight: u32,
     pub(crate) fixed_count: u32,
     pub(crate) wait_time: crate::WaitTime,
+    /// The open model's rate (`arrival_rate`): `None` for a closed loop.
+    pub(crate) arrival_rate: Option<String>,
     pub(crate) host: Option<String>,
     pub(crate) tags: Vec<String>,
     pub(crate) sequential: bool,
@@ -185,6 +188,7 @@ impl UserClass {
             weight: 1,
             fixed_count: 0,
             wait_time: crate::WaitTime::None,
+            arrival_rate: None,
             host: None,
             tags: Vec::new(),
             sequential: false,
@@ -224,6 +228,16 @@ impl UserClass {
     /// The pause after each task.
     pub fn wait_time(mut self, wait: crate::WaitTime) -> Self {
         self.wait_time = wait;
+        self
+    }
+
+    /// Drives the class by arrivals (the open model) instead of by a loop: iterations start
+    /// at this rate whatever the response times, its users being the pool that runs them.
+    /// `rate` is a number per second (`"400"`, `"600/m"`) or stages (`"0, 30s:400, 5m:400"`),
+    /// checked by [`Registry::validate`]; `--arrival-rate` and the master's `arrival_rate`
+    /// option override it.
+    pub fn arrival_rate(mut self, rate: impl Into<String>) -> Self {
+        self.arrival_rate = Some(rate.into());
         self
     }
 
@@ -302,6 +316,9 @@ pub enum RegistryError {
     /// Two classes share a name.
     #[error("two user classes are named {0:?}: give one of them #[boomer::user(name = \"...\")]")]
     DuplicateClass(String),
+    /// A class's `arrival_rate` does not parse (the class, the reason).
+    #[error("user class {0}: arrival_rate {1}")]
+    BadArrivalRate(String, String),
 }
 
 impl Registry {
@@ -327,6 +344,7 @@ impl Registry {
                 weight: c.weight,
                 fixed_count: c.fixed_count,
                 wait_time: (c.wait_time)(),
+                arrival_rate: c.arrival_rate.map(str::to_string),
                 host: c.host.map(str::to_string),
                 tags: c.tags.iter().map(|s| s.to_string()).collect(),
                 sequential: c.sequential,
@@ -415,6 +433,11 @@ impl Registry {
             }
         }
         for class in &self.classes {
+            if let Some(rate) = &class.arrival_rate {
+                if let Err(e) = crate::users::arrival::Profile::parse(rate) {
+                    return Err(RegistryError::BadArrivalRate(class.name.clone(), e));
+                }
+            }
             if !self.tasks.iter().any(|t| t.class == class.type_id) {
                 return Err(RegistryError::ClassWithoutTask(class.name.clone()));
             }

@@ -75,7 +75,7 @@ pub(crate) async fn run(
                 tracing::info!("--run-time limit reached, stopping test");
                 break Exit::Quit;
             }
-            _ = report.tick() => runner.report(users.total()),
+            _ = report.tick() => runner.report(&users),
             Some(out) = outbox.recv() => runner.collect(out),
             _ = signals.recv() => break Exit::Signal,
         }
@@ -89,7 +89,7 @@ pub(crate) async fn run(
         runner.collect(out);
     }
     // The last window: everything recorded up to the users' stop is in the summary.
-    runner.report(0);
+    runner.report(&users);
     let failures = runner.failures + runner.exceptions.len() as u64;
     outputs.stop();
     runner::quit_handlers(&bus).await;
@@ -108,15 +108,17 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    fn report(&mut self, user_count: u32) {
-        let window = stats::drain();
+    fn report(&mut self, users: &Users) {
+        let user_count = users.total();
+        let mut window = stats::drain();
+        let arrivals = users.report_arrivals(&mut window);
         self.failures += window.entries.values().map(|e| e.num_failures).sum::<u64>();
         self.outputs.report(Report {
             time: clock::now_epoch(),
             user_count,
             window,
             exceptions: std::mem::take(&mut self.exceptions),
-            arrivals: BTreeMap::new(),
+            arrivals,
             thresholds: Vec::new(),
         });
     }

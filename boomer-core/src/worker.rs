@@ -552,6 +552,8 @@ impl Worker {
         };
         let fallback = self.opts.load.host.clone();
         self.host.set(event.host.clone().or(fallback));
+        let (rates, fleet) = arrival_options(&event);
+        users.set_fleet(rates, fleet);
         // A spawn replaces the one still completing, as Python's kills its greenlet.
         self.completing = users.apply(&event.user_classes_count, self.stop_timeout);
         tracing::info!(
@@ -568,6 +570,7 @@ impl Worker {
     }
 
     /// The spawn is done (its retired users gone): the counts as they are now.
+
     fn spawning_complete(&mut self, link: Option<&mut Link>) {
         self.completing = None;
         self.state = WorkerState::Running;
@@ -839,14 +842,19 @@ impl Worker {
         let Some(link) = link else {
             return;
         };
-        let window = stats::drain();
+        let mut window = stats::drain();
+        let arrivals = self
+            .users
+            .as_ref()
+            .map(|u| u.report_arrivals(&mut window))
+            .unwrap_or_default();
         if self.outputs.active() {
             self.outputs.report(crate::output::Report {
                 time: clock::now_epoch(),
                 user_count: self.total(),
                 window: window.clone(),
                 exceptions: Vec::new(),
-                arrivals: std::collections::BTreeMap::new(),
+                arrivals,
                 thresholds: Vec::new(),
             });
         }
@@ -1144,6 +1152,32 @@ impl MissingClasses {
 
 #[cfg(test)]
 mod fuzz;
+
+/// The open model's part of a spawn: the master's `arrival_rate` option (a custom
+/// argument of its locustfile; a string, or a number per second), and the fleet's user
+/// count this worker's users are a share of (`users`, which the web UI's start form sets
+/// since Locust 2.2x, else `-u`'s `num_users`). A rate that does not parse is logged and
+/// ignored (the command line's applies).
+fn arrival_options(event: &crate::SpawnEvent) -> (Option<crate::users::arrival::RateSpecs>, Option<u32>) {
+    let text = event
+        .option::<String>("arrival_rate")
+        .or_else(|| event.option::<f64>("arrival_rate").map(|r| r.to_string()));
+    let rates = match text {
+        Some(text) if !text.trim().is_empty() => match crate::users::arrival::RateSpecs::parse(&text) {
+            Ok(rates) => Some(rates),
+            Err(e) => {
+                tracing::error!("the master's arrival_rate is ignored: {e}");
+                None
+            }
+        },
+        _ => None,
+    };
+    let fleet = event
+        .option::<u64>("users")
+        .or_else(|| event.option::<u64>("num_users"))
+        .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    (rates, fleet)
+}
 
 #[cfg(test)]
 mod tests {

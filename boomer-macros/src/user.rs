@@ -17,6 +17,7 @@ const KEYS: &[&str] = &[
     "weight",
     "fixed_count",
     "wait_time",
+    "arrival_rate",
     "host",
     "tags",
     "sequential",
@@ -69,6 +70,8 @@ struct UserArgs {
     weight: Option<u32>,
     fixed_count: Option<u32>,
     wait_time: Option<Expr>,
+    /// `arrival_rate = 400` / `= 12.5` / `= "0, 30s:400"`: the rate's text.
+    arrival_rate: Option<String>,
     host: Option<String>,
     tags: Vec<String>,
     sequential: bool,
@@ -95,6 +98,7 @@ impl UserArgs {
                 let usage = "wait_time = boomer::between(1.0, 2.0)";
                 parsed.wait_time = args::value_of(meta, usage, errors).cloned();
             }
+            "arrival_rate" => parsed.arrival_rate = parse_arrival_rate(meta, errors),
             "host" => parsed.host = args::parse_str(meta, "host = \"http://localhost\"", errors),
             "tags" => parsed.tags = args::parse_tags(meta, errors),
             "sequential" => parsed.sequential = args::check_flag(meta, errors),
@@ -106,7 +110,50 @@ impl UserArgs {
             }
             _ => {}
         });
+        if let (Some(_), Some(wait)) = (&parsed.arrival_rate, &parsed.wait_time) {
+            errors.spanned(
+                wait,
+                "an arrival-driven class does not wait between iterations: they start at its \
+                 `arrival_rate`, whatever the response times; remove `wait_time` (or \
+                 `arrival_rate`, for a closed loop)",
+            );
+        }
         parsed
+    }
+}
+
+/// `arrival_rate = 400`, `= 12.5` (iterations per second) or `= "0, 30s:400, 5m:0"`
+/// (stages, checked when the worker starts, as `--arrival-rate`'s).
+fn parse_arrival_rate(meta: &Meta, errors: &mut Errors) -> Option<String> {
+    let usage = "arrival_rate = 400 (per second), or stages: arrival_rate = \"0, 30s:400, 5m:400\"";
+    let value = args::value_of(meta, usage, errors)?;
+    let rate = match value {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(n),
+            ..
+        }) => n.base10_digits().to_string(),
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Float(f),
+            ..
+        }) => f.base10_digits().to_string(),
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) if !s.value().trim().is_empty() => return Some(s.value()),
+        _ => {
+            errors.spanned(
+                value,
+                format!("`arrival_rate` is a number of iterations per second (0 or more) or a string of stages, like `{usage}`"),
+            );
+            return None;
+        }
+    };
+    match rate.parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 0.0 => Some(rate),
+        _ => {
+            errors.spanned(value, format!("`arrival_rate` must be a finite rate, like `{usage}`"));
+            None
+        }
     }
 }
 
@@ -189,6 +236,10 @@ impl<'a> UserClass<'a> {
         let tags = &self.args.tags;
         let sequential = self.args.sequential;
         let wait_time = self.wait_time();
+        let arrival_rate = match &self.args.arrival_rate {
+            Some(rate) => quote!(::core::option::Option::Some(#rate)),
+            None => quote!(::core::option::Option::None),
+        };
         let (start_fn, on_start) = self.on_start();
         let (stop_fn, on_stop) = self.on_stop();
         let marker = marker(ident, p);
@@ -204,6 +255,7 @@ impl<'a> UserClass<'a> {
                         weight: #weight,
                         fixed_count: #fixed_count,
                         wait_time: __boomer_wait_time,
+                        arrival_rate: #arrival_rate,
                         host: #host,
                         tags: &[#(#tags),*],
                         sequential: #sequential,

@@ -501,7 +501,10 @@ impl<'a> RequestBuilder<'a> {
         };
         client.deadline = timer;
         let end = Instant::now();
-        let elapsed = end.saturating_duration_since(start);
+        // An arrival-driven iteration's first request counts from when it was due.
+        let elapsed = end
+            .saturating_duration_since(start)
+            .saturating_add(crate::users::signal::take_current_late());
         let (mut ex, error) = match result {
             Some(Ok(ex)) => (ex, None),
             Some(Err(e)) => (Exchange::failed(), Some(e.0)),
@@ -1137,7 +1140,8 @@ impl Response {
     }
 
     /// The time from sending to the end of the body (all redirects included): the response
-    /// time recorded.
+    /// time recorded. For the first request of an arrival-driven iteration it counts from
+    /// when the iteration was due (`--latency-from due`, the default).
     pub fn elapsed(&self) -> Duration {
         self.elapsed
     }

@@ -29,6 +29,25 @@ impl Window {
         }
     }
 
+    /// Counts `n` occurrences of `error` for `(method, name)` at `now` (epoch seconds) in
+    /// the failure table only: no request, no failure in the request counts (the open
+    /// model's dropped iterations, which were never sent).
+    pub(crate) fn add_errors(&mut self, method: &str, name: &str, error: &str, n: u64, now: f64) {
+        if n == 0 {
+            return;
+        }
+        let mut entry = Entry::default();
+        entry.errors.insert(
+            error.to_string(),
+            super::entry::ErrorCount {
+                occurrences: n,
+                first_seen: now,
+                last_seen: now,
+            },
+        );
+        self.add(method.to_string(), name.to_string(), Cow::Owned(entry));
+    }
+
     /// Adds every entry of `other` into this window (the outputs' run-long totals, windows
     /// held back for a slow output).
     pub(crate) fn merge(&mut self, other: &Window) {

@@ -27,6 +27,7 @@ pub(crate) const DROPPED: &str = "dropped: due while every user of the class was
 pub(crate) const DROPPED_METHOD: &str = "arrival";
 
 /// How late an iteration may start before it is dropped, by default.
+#[cfg(test)]
 pub(crate) const DEFAULT_MAX_LAG: Duration = Duration::from_secs(5);
 
 /// The rates of `--arrival-rate` and of the master's `arrival_rate` option: the profile of
@@ -64,10 +65,6 @@ impl RateSpecs {
         Ok(())
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.named.is_empty() && self.rest.is_none()
-    }
-
     /// The profile for class `name`, given whether the class declares `arrival_rate` and
     /// whether any class does: `None` for a class that runs a closed loop.
     pub(crate) fn profile_for(
@@ -103,6 +100,7 @@ const MAX_STAGE_SECS: f64 = 365.0 * 86_400.0;
 
 impl Profile {
     /// A constant rate.
+    #[cfg(test)]
     pub(crate) fn constant(rate: f64) -> Profile {
         Profile {
             start: rate,
@@ -190,10 +188,6 @@ impl Profile {
         (from > 0.0).then(|| t0 + left / from)
     }
 
-    /// The whole profile's length (its stages'), in seconds.
-    pub(crate) fn stages_secs(&self) -> f64 {
-        self.stages.iter().map(|s| s.0).sum()
-    }
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -218,34 +212,37 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Locust's `-t` syntax (`90`, `30s`, `10m`, `1h30m`, `1.5s`), in seconds.
+/// A stage's length in Locust's `-t` syntax (`90`, `30s`, `10m`, `1h30m`), in seconds:
+/// more than 0, at most a year.
 fn parse_duration(text: &str) -> Option<f64> {
-    if let Ok(secs) = text.parse::<f64>() {
-        return (secs.is_finite() && secs > 0.0 && secs <= MAX_STAGE_SECS).then_some(secs);
-    }
-    let mut total = 0.0;
-    let mut number = String::new();
-    for c in text.chars() {
-        match c {
-            '0'..='9' | '.' => number.push(c),
-            'h' | 'm' | 's' => {
-                let n: f64 = number.parse().ok()?;
-                total += n * match c {
-                    'h' => 3600.0,
-                    'm' => 60.0,
-                    _ => 1.0,
-                };
-                number.clear();
-            }
-            _ => return None,
-        }
-    }
-    (number.is_empty() && total > 0.0 && total <= MAX_STAGE_SECS).then_some(total)
+    let secs = crate::config::parse_timespan(text).ok()?.as_secs_f64();
+    (secs > 0.0 && secs <= MAX_STAGE_SECS).then_some(secs)
 }
 
-/// How late an iteration may start before it is dropped (`--arrival-max-lag`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Lag(pub Duration);
+/// The open model's settings and the schedules of the current test, kept by the spawner.
+#[derive(Default)]
+pub(crate) struct Arrivals {
+    /// `--arrival-rate`.
+    pub(crate) cli: RateSpecs,
+    /// The master's `arrival_rate` option, when it sends one (it wins).
+    pub(crate) master: Option<RateSpecs>,
+    /// `--arrival-max-lag`.
+    pub(crate) max_lag: Duration,
+    /// `--latency-from due`.
+    pub(crate) from_due: bool,
+    /// The fleet's user count (the master's), which this worker's users are a share of;
+    /// `None` in standalone (this process is the fleet).
+    pub(crate) fleet_users: Option<u32>,
+    /// The schedule of each arrival-driven master class name, made at its first users.
+    pub(crate) schedules: BTreeMap<String, std::sync::Arc<Schedule>>,
+}
+
+impl Arrivals {
+    /// The rates that apply: the master's, else the command line's.
+    pub(crate) fn specs(&self) -> &RateSpecs {
+        self.master.as_ref().unwrap_or(&self.cli)
+    }
+}
 
 /// One class's schedule on this worker, shared by its users.
 pub(crate) struct Schedule {
@@ -405,9 +402,9 @@ impl Schedule {
         }
     }
 
-    /// Waits until the rate or the share changes.
-    pub(crate) async fn changed(&self) {
-        self.changed.notified().await
+    /// Notified when the rate or the share changes.
+    pub(crate) fn changes(&self) -> &Notify {
+        &self.changed
     }
 
     /// A new share of the fleet's rate, from `now` on.

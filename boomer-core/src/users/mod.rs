@@ -31,8 +31,9 @@ pub(crate) use plan::{Plan, TagFilter};
 pub(crate) use run::{run_in_loop, run_task, start_user};
 pub(crate) use signal::{Gate, UserSignal};
 
+use arrival::{Arrivals, Schedule};
 use plan::{ClassPlan, ClassSlot, TaskTable};
-use run::user_loop;
+use run::{arrival_loop, user_loop};
 use signal::CURRENT_USER;
 
 /// After `stop_timeout`, cancelled users get this long to run `on_stop` before they are
@@ -84,6 +85,8 @@ pub(crate) struct Users {
     /// Cuts every stop under way short (quit): see [`Hurry`].
     hurry: Arc<Hurry>,
     next_id: u64,
+    /// The open model: its settings and the arrival-driven classes' schedules.
+    arrivals: Arrivals,
 }
 
 impl Users {
@@ -113,13 +116,110 @@ impl Users {
             retiring: Vec::new(),
             hurry: Arc::default(),
             next_id: 0,
+            arrivals: Arrivals::default(),
         }
+    }
+
+    /// The open model's settings from the command line: `--arrival-rate` (checked),
+    /// `--arrival-max-lag`, `--latency-from`.
+    pub(crate) fn set_arrival_options(
+        &mut self,
+        rates: &[String],
+        max_lag: Duration,
+        from_due: bool,
+    ) -> Result<(), String> {
+        let mut cli = arrival::RateSpecs::default();
+        for r in rates {
+            cli.add(r).map_err(|e| format!("--arrival-rate {e}"))?;
+        }
+        self.arrivals.cli = cli;
+        self.arrivals.max_lag = max_lag;
+        self.arrivals.from_due = from_due;
+        Ok(())
+    }
+
+    /// What the master's spawn message says of the open model: its `arrival_rate` option
+    /// (`None`: it sent none) and its user count, which this worker's users are a share of.
+    pub(crate) fn set_fleet(&mut self, master: Option<arrival::RateSpecs>, fleet_users: Option<u32>) {
+        self.arrivals.master = master;
+        self.arrivals.fleet_users = fleet_users;
+    }
+
+    /// The schedule for master class `name` (class `i` of the plan) with `want` users here,
+    /// made or updated: `None` for a closed-loop class.
+    fn schedule_for(&mut self, name: &str, i: usize, want: u32) -> Option<Arc<Schedule>> {
+        let any_declared = self.plan.classes.iter().any(|c| c.class.arrival_rate.is_some());
+        let declared = self.plan.classes[i]
+            .class
+            .arrival_rate
+            .as_deref()
+            .and_then(|r| arrival::Profile::parse(r).ok());
+        let profile = self
+            .arrivals
+            .specs()
+            .profile_for(name, declared.as_ref(), any_declared)?;
+        let share = match self.arrivals.fleet_users {
+            None => 1.0,
+            Some(fleet) => {
+                let of_class = self
+                    .plan
+                    .distribute(fleet)
+                    .get(name)
+                    .copied()
+                    .unwrap_or(fleet);
+                if of_class == 0 {
+                    0.0
+                } else {
+                    (f64::from(want) / f64::from(of_class)).min(1.0)
+                }
+            }
+        };
+        let now = tokio::time::Instant::now();
+        let max_lag = self.arrivals.max_lag;
+        let schedule = self
+            .arrivals
+            .schedules
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(Schedule::new(profile.clone(), share, max_lag, now)));
+        schedule.set_profile(profile, now);
+        schedule.set_share(share, now);
+        Some(schedule.clone())
+    }
+
+    /// The arrival-driven classes' counts since the test started, by master class name.
+    pub(crate) fn arrival_counts(&self) -> BTreeMap<String, crate::output::ArrivalCount> {
+        let now = tokio::time::Instant::now();
+        self.arrivals
+            .schedules
+            .iter()
+            .map(|(name, s)| {
+                let (due, dropped, rate) = s.counts(now);
+                (name.clone(), crate::output::ArrivalCount { due, dropped, rate })
+            })
+            .collect()
+    }
+
+    /// For a report: the iterations dropped since the previous one go into `window`'s
+    /// failure table (method `arrival`, the class's name, [`arrival::DROPPED`]), and the
+    /// arrival-driven classes' counts since the test started come back.
+    pub(crate) fn report_arrivals(
+        &self,
+        window: &mut crate::stats::Window,
+    ) -> BTreeMap<String, crate::output::ArrivalCount> {
+        let now = crate::clock::now_epoch();
+        for (name, s) in &self.arrivals.schedules {
+            let n = s.take_unreported();
+            window.add_errors(arrival::DROPPED_METHOD, name, arrival::DROPPED, n, now);
+        }
+        self.arrival_counts()
     }
 
     /// Prepares a new test: users started from now on wait for `gate`, pick tasks through
     /// `filter`, and the rate limiter starts over.
     pub(crate) fn new_test(&mut self, gate: Gate, filter: TagFilter) {
         self.shared.gate = gate;
+        // A new test's schedules start at its first users.
+        self.arrivals.schedules.clear();
         if filter != self.filter {
             self.plan = Plan::new(&self.registry, &filter);
             self.slots = self.plan.slots();
@@ -176,6 +276,8 @@ impl Users {
                     });
                 }
             }
+            let schedule = self.schedule_for(name, i, want as u32);
+            let running = self.running.entry(name.clone()).or_default();
             let slot = &self.slots[i];
             while running.len() < want {
                 let signal = Arc::new(UserSignal::default());
@@ -186,10 +288,23 @@ impl Users {
                     signal.clone(),
                 );
                 self.next_id += 1;
-                let join = self.rt.spawn(CURRENT_USER.scope(
-                    signal.clone(),
-                    user_loop(slot.clone(), ctx, self.shared.clone(), signal.clone()),
-                ));
+                let join = match &schedule {
+                    None => self.rt.spawn(CURRENT_USER.scope(
+                        signal.clone(),
+                        user_loop(slot.clone(), ctx, self.shared.clone(), signal.clone()),
+                    )),
+                    Some(schedule) => self.rt.spawn(CURRENT_USER.scope(
+                        signal.clone(),
+                        arrival_loop(
+                            slot.clone(),
+                            ctx,
+                            self.shared.clone(),
+                            signal.clone(),
+                            schedule.clone(),
+                            self.arrivals.from_due,
+                        ),
+                    )),
+                };
                 running.push(UserHandle { signal, join });
             }
         }

@@ -8,6 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::arrival::{Claim, Schedule};
 use super::plan::ClassSlot;
 use super::signal::{until_hard, UserSignal};
 use super::Shared;
@@ -130,6 +131,100 @@ pub(super) async fn user_loop(
         } else if signal.stop_or_sleep(wait).await {
             break;
         }
+    }
+    if let Some(stop) = plan.class.on_stop {
+        if let Err(panic) = CatchUnwind(stop(&mut *state, &mut ctx)).await {
+            report_panic(&format!("on_stop of {}", plan.class.name), &*panic);
+        }
+    }
+}
+
+/// The loop of a user of an arrival-driven class: instead of running its tasks one after
+/// the other with waits between, it takes the class's next iteration from `schedule`,
+/// sleeps until it is due, runs one task (picked as [`user_loop`] picks), and goes back
+/// for the next. With `from_due`, the iteration's lateness (started after its due time,
+/// every user having been busy) counts in its first response time.
+pub(super) async fn arrival_loop(
+    slot: Arc<ClassSlot>,
+    mut ctx: Ctx,
+    shared: Shared,
+    signal: Arc<UserSignal>,
+    schedule: Arc<Schedule>,
+    from_due: bool,
+) {
+    shared.gate.wait().await;
+    let mut plan = slot.get();
+    ctx.set_class_host(plan.class.host.as_deref());
+    let Some(mut state) = Box::pin(start_user(&plan.class, &mut ctx, &signal)).await else {
+        return;
+    };
+    let mut rng = fastrand::Rng::new();
+    let mut next_in_order = 0usize;
+    while !signal.stopping() {
+        if ctx.refresh() {
+            let now = slot.get();
+            if !Arc::ptr_eq(&now, &plan) {
+                plan = now;
+                ctx.set_class_host(plan.class.host.as_deref());
+                next_in_order = 0;
+            }
+        }
+        if plan.table.is_empty() {
+            let Some(now) = Box::pin(slot.until_tasks(&signal)).await else {
+                break;
+            };
+            plan = now;
+            ctx.set_class_host(plan.class.host.as_deref());
+            next_in_order = 0;
+            continue;
+        }
+        let due = match schedule.claim(tokio::time::Instant::now()) {
+            Claim::At(due) => due,
+            Claim::Idle => {
+                // Registered, then claimed again: a change of rate in between still wakes
+                // the user (and a busy schedule never pays for the registration).
+                let changed = schedule.changes().notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if let Claim::At(due) = schedule.claim(tokio::time::Instant::now()) {
+                    due
+                } else {
+                    tokio::select! {
+                        biased;
+                        _ = signal.soft() => break,
+                        _ = changed => continue,
+                    }
+                }
+            }
+        };
+        if due > tokio::time::Instant::now() {
+            tokio::select! {
+                biased;
+                _ = signal.soft() => break,
+                _ = tokio::time::sleep_until(due) => {}
+            }
+        }
+        let start = Instant::now();
+        if from_due {
+            signal.set_late(tokio::time::Instant::from_std(start).saturating_duration_since(due));
+        }
+        let task = if plan.class.sequential {
+            next_in_order += 1;
+            plan.table.nth(next_in_order - 1)
+        } else {
+            plan.table.pick(&mut rng)
+        };
+        if let Some(task) = task {
+            let ran = match run_inline(task, &mut ctx, &signal, start) {
+                Some(ran) => ran,
+                None => Box::pin(run_async(task, &mut ctx, &mut *state, &signal, start)).await,
+            };
+            signal.set_late(Duration::ZERO);
+            if !ran {
+                break;
+            }
+        }
+        tokio::task::consume_budget().await;
     }
     if let Some(stop) = plan.class.on_stop {
         if let Err(panic) = CatchUnwind(stop(&mut *state, &mut ctx)).await {

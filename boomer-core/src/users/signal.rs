@@ -30,6 +30,9 @@ pub(crate) struct UserSignal {
     in_flight: AtomicU32,
     /// Non-zero while new requests must not start: [`DRAINING`] or [`ABORTING`].
     refuse: AtomicU8,
+    /// An arrival-driven user's lateness (µs) in starting its iteration, added to the
+    /// first response time the iteration records: see [`UserSignal::take_late`].
+    late_us: AtomicU32,
 }
 
 /// The user's loop is finishing the requests of a cancelled task before dropping it.
@@ -97,6 +100,23 @@ impl UserSignal {
         .await
     }
 
+    /// Sets how late the current iteration started (an arrival-driven user's, counted from
+    /// when it was due), for the first sample it records.
+    pub(super) fn set_late(&self, late: Duration) {
+        let us = u32::try_from(late.as_micros()).unwrap_or(u32::MAX);
+        self.late_us.store(us, Ordering::Relaxed);
+    }
+
+    /// The current iteration's lateness, once: the first response time recorded in an
+    /// arrival-driven iteration counts from when it was due (coordinated omission
+    /// corrected), the later ones from when they were sent. Zero for other users.
+    pub(crate) fn take_late(&self) -> Duration {
+        if self.late_us.load(Ordering::Relaxed) == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_micros(u64::from(self.late_us.swap(0, Ordering::Relaxed)))
+    }
+
     pub(super) fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::SeqCst)
     }
@@ -127,6 +147,13 @@ impl UserSignal {
 tokio::task_local! {
     /// The signal of the user whose task is being polled, for [`begin_request`].
     pub(super) static CURRENT_USER: Arc<UserSignal>;
+}
+
+/// [`UserSignal::take_late`] of the user whose task is being polled (zero outside one).
+pub(crate) fn take_current_late() -> Duration {
+    CURRENT_USER
+        .try_with(|s| s.take_late())
+        .unwrap_or_default()
 }
 
 /// A request of a user in flight: while it lives, a stopped user's task is not dropped (see
