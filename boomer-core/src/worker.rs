@@ -570,7 +570,6 @@ impl Worker {
     }
 
     /// The spawn is done (its retired users gone): the counts as they are now.
-
     fn spawning_complete(&mut self, link: Option<&mut Link>) {
         self.completing = None;
         self.state = WorkerState::Running;
@@ -1158,18 +1157,22 @@ mod fuzz;
 /// count this worker's users are a share of (`users`, which the web UI's start form sets
 /// since Locust 2.2x, else `-u`'s `num_users`). A rate that does not parse is logged and
 /// ignored (the command line's applies).
-fn arrival_options(event: &crate::SpawnEvent) -> (Option<crate::users::arrival::RateSpecs>, Option<u32>) {
+fn arrival_options(
+    event: &crate::SpawnEvent,
+) -> (Option<crate::users::arrival::RateSpecs>, Option<u32>) {
     let text = event
         .option::<String>("arrival_rate")
         .or_else(|| event.option::<f64>("arrival_rate").map(|r| r.to_string()));
     let rates = match text {
-        Some(text) if !text.trim().is_empty() => match crate::users::arrival::RateSpecs::parse(&text) {
-            Ok(rates) => Some(rates),
-            Err(e) => {
-                tracing::error!("the master's arrival_rate is ignored: {e}");
-                None
+        Some(text) if !text.trim().is_empty() => {
+            match crate::users::arrival::RateSpecs::parse(&text) {
+                Ok(rates) => Some(rates),
+                Err(e) => {
+                    tracing::error!("the master's arrival_rate is ignored: {e}");
+                    None
+                }
             }
-        },
+        }
         _ => None,
     };
     let fleet = event

@@ -151,7 +151,10 @@ fn parse_arrival_rate(meta: &Meta, errors: &mut Errors) -> Option<String> {
     match rate.parse::<f64>() {
         Ok(r) if r.is_finite() && r >= 0.0 => Some(rate),
         _ => {
-            errors.spanned(value, format!("`arrival_rate` must be a finite rate, like `{usage}`"));
+            errors.spanned(
+                value,
+                format!("`arrival_rate` must be a finite rate, like `{usage}`"),
+            );
             None
         }
     }

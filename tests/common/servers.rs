@@ -289,16 +289,18 @@ fn json(status: u16, value: serde_json::Value) -> Response<Full<Bytes>> {
 
 /// `/` hello; `/missing`, `/gone` 404; `/redirect` → `/`; `/to?URL` → URL; `/login` (POST
 /// JSON `{"username"}`: a session cookie and a token); `/me` (the session's user, 401
-/// without one); `/echo` (JSON of what came); `/status/N`; `/gzip`.
+/// without one); `/echo` (JSON of what came); `/status/N`; `/gzip`; `/stall?N` (its
+/// Nth request, counted from 1, answers after 2 s, the others at once); `/sleep?MS` (after
+/// MS milliseconds).
 async fn route(req: Request<Incoming>, seen: &Seen, h2: bool) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    *seen
-        .paths
-        .lock()
-        .expect("counts")
-        .entry(path.clone())
-        .or_insert(0) += 1;
+    let nth = {
+        let mut paths = seen.paths.lock().expect("counts");
+        let n = paths.entry(path.clone()).or_insert(0);
+        *n += 1;
+        *n
+    };
     if h2 {
         seen.h2_requests.fetch_add(1, Ordering::Relaxed);
     }
@@ -324,6 +326,17 @@ async fn route(req: Request<Incoming>, seen: &Seen, h2: bool) -> Response<Full<B
         .unwrap_or_default();
     match path.as_str() {
         "/" => reply(200, "hello"),
+        "/stall" => {
+            if query.parse() == Ok(nth) {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+            reply(200, "stalled once")
+        }
+        "/sleep" => {
+            let ms = query.parse().unwrap_or(0u64).min(10_000);
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            reply(200, "slept")
+        }
         "/redirect" => with(reply(302, ""), "location", "/"),
         "/to" => with(reply(302, ""), "location", &query),
         "/login" => {

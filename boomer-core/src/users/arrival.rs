@@ -187,7 +187,6 @@ impl Profile {
         }
         (from > 0.0).then(|| t0 + left / from)
     }
-
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -305,11 +304,10 @@ impl State {
     /// constant rate r: at 0.5/r, 1.5/r, ...) and a rate of 0 starts none.
     fn due(&self, k: u64) -> Option<f64> {
         let k = k as f64 + 0.5;
-        let seg = self
-            .segments
-            .iter()
-            .rev()
-            .find(|s| s.count <= k && s.share > 0.0)?;
+        let seg = self.segments.iter().rev().find(|s| s.count <= k)?;
+        if seg.share <= 0.0 {
+            return None;
+        }
         let count = seg.profile_count + (k - seg.count) / seg.share;
         self.profile.time_of(count).map(|t| t.max(seg.t))
     }
@@ -376,29 +374,43 @@ impl Schedule {
     /// limit late are dropped (counted) on the way.
     pub(crate) fn claim(&self, now: Instant) -> Claim {
         let mut s = self.lock();
+        let Some(due) = self.drop_late(&mut s, now) else {
+            return Claim::Idle;
+        };
+        s.next += 1;
+        s.prune();
+        let at = Duration::try_from_secs_f64(due).unwrap_or(Duration::MAX);
+        Claim::At(s.origin.checked_add(at).unwrap_or(now))
+    }
+
+    /// Drops what is more than the lag limit late at `now`, also when no user is free to
+    /// claim (a report counts the drops up to its time).
+    pub(crate) fn sweep(&self, now: Instant) {
+        let mut s = self.lock();
+        self.drop_late(&mut s, now);
+    }
+
+    /// Counts every iteration due more than the lag limit before `now` as dropped; the due
+    /// time of the next one (seconds since the origin), if one will come.
+    fn drop_late(&self, s: &mut State, now: Instant) -> Option<f64> {
         let t_now = now.saturating_duration_since(s.origin).as_secs_f64();
         loop {
-            let Some(due) = s.due(s.next) else {
-                return Claim::Idle;
-            };
-            if due + self.max_lag < t_now {
-                // Every iteration due before now - lag is dropped.
-                let first_kept = (s.count_by(t_now - self.max_lag) - 0.5).ceil();
-                let first_kept = if first_kept.is_finite() && first_kept < u64::MAX as f64 {
-                    (first_kept as u64).max(s.next + 1)
-                } else {
-                    s.next + 1
-                };
-                let n = first_kept - s.next;
-                s.next = first_kept;
-                self.dropped.fetch_add(n, Ordering::Relaxed);
-                self.unreported.fetch_add(n, Ordering::Relaxed);
-                continue;
+            let due = s.due(s.next)?;
+            if due + self.max_lag >= t_now {
+                return Some(due);
             }
-            s.next += 1;
+            // Every iteration due before now - lag is dropped.
+            let first_kept = (s.count_by(t_now - self.max_lag) - 0.5).ceil();
+            let first_kept = if first_kept.is_finite() && first_kept < u64::MAX as f64 {
+                (first_kept as u64).max(s.next + 1)
+            } else {
+                s.next + 1
+            };
+            let n = first_kept - s.next;
+            s.next = first_kept;
             s.prune();
-            let at = Duration::try_from_secs_f64(due).unwrap_or(Duration::MAX);
-            return Claim::At(s.origin.checked_add(at).unwrap_or(now));
+            self.dropped.fetch_add(n, Ordering::Relaxed);
+            self.unreported.fetch_add(n, Ordering::Relaxed);
         }
     }
 
@@ -448,7 +460,11 @@ impl Schedule {
         let s = self.lock();
         let t = now.saturating_duration_since(s.origin).as_secs_f64();
         let due = (s.count_by(t) + 0.5).floor();
-        let due = if due.is_finite() && due > 0.0 { due as u64 } else { 0 };
+        let due = if due.is_finite() && due > 0.0 {
+            due as u64
+        } else {
+            0
+        };
         let rate = s.current().share * s.profile.rate_at(t);
         (due, self.dropped.load(Ordering::Relaxed), rate)
     }
@@ -503,15 +519,24 @@ mod tests {
         assert!(close(p.count_by(6.0), 1525.0));
         assert!(close(p.count_by(7.0), 1600.0));
         assert!(close(p.count_by(100.0), 1600.0));
-        for k in [0.0, 1.0, 149.0, 150.0, 399.5, 1000.0, 1525.0, 1599.0, 1600.0] {
+        for k in [
+            0.0, 1.0, 149.0, 150.0, 399.5, 1000.0, 1525.0, 1599.0, 1600.0,
+        ] {
             let t = p.time_of(k).unwrap();
-            assert!(close(p.count_by(t), k), "{k}: t={t} count={}", p.count_by(t));
+            assert!(
+                close(p.count_by(t), k),
+                "{k}: t={t} count={}",
+                p.count_by(t)
+            );
         }
         assert_eq!(p.time_of(1600.5), None, "the rate ends at 0");
         let c = Profile::constant(4.0);
         assert!(close(c.time_of(10.0).unwrap(), 2.5));
         assert_eq!(Profile::constant(0.0).time_of(1.0), None);
-        assert!(close(Profile::parse("0, 10s:10").unwrap().time_of(0.0).unwrap(), 0.0));
+        assert!(close(
+            Profile::parse("0, 10s:10").unwrap().time_of(0.0).unwrap(),
+            0.0
+        ));
     }
 
     #[test]
@@ -526,7 +551,10 @@ mod tests {
         // Three seconds later: what was due before 2 s is dropped (15 iterations: 0.55 s to
         // 1.95 s), the one due at 2.05 s is the next.
         let now = origin + Duration::from_secs(3);
-        assert_eq!(s.claim(now), Claim::At(origin + Duration::from_millis(2050)));
+        assert_eq!(
+            s.claim(now),
+            Claim::At(origin + Duration::from_millis(2050))
+        );
         assert_eq!(s.take_unreported(), 15);
         assert_eq!(s.take_unreported(), 0);
         // Half the share from 3 s on: 5 per second.
@@ -541,6 +569,10 @@ mod tests {
         assert_eq!(last, origin + Duration::from_millis(9100));
         s.set_share(0.0, now);
         assert_eq!(s.claim(now), Claim::Idle);
+        // Stopped: nothing more comes due, so nothing more is dropped, however long.
+        s.sweep(now + Duration::from_secs(3600));
+        assert_eq!(s.take_unreported(), 0);
+        assert_eq!(s.claim(now + Duration::from_secs(3600)), Claim::Idle);
     }
 
     #[test]
@@ -550,7 +582,13 @@ mod tests {
         assert_eq!(s.claim(origin), Claim::Idle);
         let later = origin + Duration::from_secs(10);
         s.set_profile(Profile::constant(2.0), later);
-        assert_eq!(s.claim(later), Claim::At(later + Duration::from_millis(250)));
-        assert_eq!(s.claim(later), Claim::At(later + Duration::from_millis(750)));
+        assert_eq!(
+            s.claim(later),
+            Claim::At(later + Duration::from_millis(250))
+        );
+        assert_eq!(
+            s.claim(later),
+            Claim::At(later + Duration::from_millis(750))
+        );
     }
 }

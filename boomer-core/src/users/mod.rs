@@ -140,7 +140,11 @@ impl Users {
 
     /// What the master's spawn message says of the open model: its `arrival_rate` option
     /// (`None`: it sent none) and its user count, which this worker's users are a share of.
-    pub(crate) fn set_fleet(&mut self, master: Option<arrival::RateSpecs>, fleet_users: Option<u32>) {
+    pub(crate) fn set_fleet(
+        &mut self,
+        master: Option<arrival::RateSpecs>,
+        fleet_users: Option<u32>,
+    ) {
         self.arrivals.master = master;
         self.arrivals.fleet_users = fleet_users;
     }
@@ -148,7 +152,11 @@ impl Users {
     /// The schedule for master class `name` (class `i` of the plan) with `want` users here,
     /// made or updated: `None` for a closed-loop class.
     fn schedule_for(&mut self, name: &str, i: usize, want: u32) -> Option<Arc<Schedule>> {
-        let any_declared = self.plan.classes.iter().any(|c| c.class.arrival_rate.is_some());
+        let any_declared = self
+            .plan
+            .classes
+            .iter()
+            .any(|c| c.class.arrival_rate.is_some());
         let declared = self.plan.classes[i]
             .class
             .arrival_rate
@@ -194,7 +202,10 @@ impl Users {
             .iter()
             .map(|(name, s)| {
                 let (due, dropped, rate) = s.counts(now);
-                (name.clone(), crate::output::ArrivalCount { due, dropped, rate })
+                (
+                    name.clone(),
+                    crate::output::ArrivalCount { due, dropped, rate },
+                )
             })
             .collect()
     }
@@ -207,7 +218,9 @@ impl Users {
         window: &mut crate::stats::Window,
     ) -> BTreeMap<String, crate::output::ArrivalCount> {
         let now = crate::clock::now_epoch();
+        let instant = tokio::time::Instant::now();
         for (name, s) in &self.arrivals.schedules {
+            s.sweep(instant);
             let n = s.take_unreported();
             window.add_errors(arrival::DROPPED_METHOD, name, arrival::DROPPED, n, now);
         }
@@ -367,6 +380,11 @@ impl Users {
             .flatten()
             .collect();
         let retiring = std::mem::take(&mut self.retiring);
+        // Nothing comes due once the users are stopping (the counts so far stay).
+        let now = tokio::time::Instant::now();
+        for s in self.arrivals.schedules.values() {
+            s.set_share(0.0, now);
+        }
         if let Some(l) = &self.shared.limiter {
             limiter_call("the rate limiter's stop", || l.stop());
         }

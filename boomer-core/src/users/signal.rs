@@ -151,9 +151,7 @@ tokio::task_local! {
 
 /// [`UserSignal::take_late`] of the user whose task is being polled (zero outside one).
 pub(crate) fn take_current_late() -> Duration {
-    CURRENT_USER
-        .try_with(|s| s.take_late())
-        .unwrap_or_default()
+    CURRENT_USER.try_with(|s| s.take_late()).unwrap_or_default()
 }
 
 /// A request of a user in flight: while it lives, a stopped user's task is not dropped (see
