@@ -1,7 +1,7 @@
 //! The open model end to end: the arrival-driven test worker (tests/workers/arrivals.rs)
 //! against a real HTTP server on 127.0.0.1, standalone (stages, drops, coordinated
 //! omission) and as a fleet of two under a real Locust master whose locustfile carries the
-//! `--arrival-rate` option (tests/locustfiles/arrivals.py). Every run checks conservation:
+//! `--arrival-rate` option (the worker's own `--print-locustfile`). Every run checks conservation:
 //! what the server served is what was counted.
 
 mod common;
@@ -182,9 +182,19 @@ fn a_fleet_keeps_its_rate_when_a_worker_leaves() {
     let dir = scratch("arrivals-fleet");
     let server = Server::start(ServerOpts::default());
     let port = free_port();
+    // The master's locustfile is the one the worker prints: its class, and the
+    // `--arrival-rate` argument.
+    let printed = Command::new(example("e2e_arrivals"))
+        .arg("--print-locustfile")
+        .output()
+        .expect("--print-locustfile");
+    assert!(printed.status.success());
+    let locustfile = dir.join("locustfile.py");
+    std::fs::write(&locustfile, &printed.stdout).expect("write the locustfile");
+    assert!(String::from_utf8_lossy(&printed.stdout).contains("\"--arrival-rate\""));
     let mut master = master(
         &dir,
-        "tests/locustfiles/arrivals.py",
+        locustfile.to_str().expect("a UTF-8 path"),
         port,
         &[
             "--headless",

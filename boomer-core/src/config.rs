@@ -457,6 +457,16 @@ const DEFAULT_CLASS_NAME: &str = "RustUser";
 /// same tags (`--tags`/`--exclude-tags` drop a class whose tasks they all filter out, so
 /// each Rust task is a no-op task there, with its weight and tags). Every class has a task:
 /// the master refuses a class without one ("had no tasks left after filtering").
+/// The master's side of the open model: `--arrival-rate` as a custom argument of its
+/// locustfile, which its web UI shows and every spawn carries (`parsed_options`).
+pub(crate) const ARRIVAL_RATE_ARGUMENT: &str = "\
+# boomer's open model: the fleet's arrival rate, set here (web UI or command line) for
+# every worker, each of which runs its share (empty: the workers' own rates apply).
+@events.init_command_line_parser.add_listener
+def _(parser):
+    parser.add_argument(\"--arrival-rate\", default=\"\", help=\"iterations per second for the whole fleet, or stages: 0, 30s:400, 5m:400 (CLASS=RATE for one class)\")
+";
+
 pub(crate) fn master_locustfile(registry: &crate::Registry, program: &str) -> String {
     use crate::locust::python_repr;
     use std::fmt::Write as _;
@@ -464,9 +474,15 @@ pub(crate) fn master_locustfile(registry: &crate::Registry, program: &str) -> St
         "# The master's side of the boomer worker {program}: its user classes, as the master\n\
          # must know them (names, weights, fixed counts, tags). Written by\n\
          # `{program} --print-locustfile`; the tasks run in the Rust worker, not here.\n\
-         #   locust -f locustfile.py --master\n\
-         from locust import User, tag, task\n"
+         #   locust -f locustfile.py --master\n"
     );
+    if registry.classes.iter().any(|c| c.arrival_rate.is_some()) {
+        out.push_str(&format!(
+            "from locust import User, events, tag, task\n\n\n{ARRIVAL_RATE_ARGUMENT}"
+        ));
+    } else {
+        out.push_str("from locust import User, tag, task\n");
+    }
     let mut classes: Vec<(&str, Option<&crate::UserClass>)> = registry
         .classes
         .iter()

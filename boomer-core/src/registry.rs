@@ -539,3 +539,28 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod arrival_tests {
+    use super::fixtures::{start, task, Shopper};
+    use super::*;
+
+    /// A class's `arrival_rate` is checked before a run, with the reason.
+    #[test]
+    fn a_bad_arrival_rate_is_refused_before_the_run() {
+        let mut r = Registry::default();
+        r.add_class(UserClass::new::<Shopper>("Shopper", start).arrival_rate("10, soon:5"));
+        r.add_task(task("shop", 1).for_class::<Shopper>());
+        let e = r.validate().expect_err("a bad stage");
+        let RegistryError::BadArrivalRate(class, why) = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(class, "Shopper");
+        assert!(
+            e.to_string().contains("\"soon\" is not a duration"),
+            "{e}: {why}"
+        );
+        r.classes[0].arrival_rate = Some("0, 30s:400".into());
+        assert_eq!(r.validate(), Ok(()));
+    }
+}

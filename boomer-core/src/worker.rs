@@ -1184,6 +1184,39 @@ fn arrival_options(
 
 #[cfg(test)]
 mod tests {
+
+    /// The master's `arrival_rate` option arrives as a string (or a number, for a
+    /// `type=float` argument); the fleet's user count as `users` (web UI) or `num_users`.
+    #[test]
+    fn the_masters_arrival_options_are_read_from_parsed_options() {
+        let spawn = |opts: Vec<(&str, Value)>| crate::SpawnEvent {
+            user_classes_count: std::collections::BTreeMap::new(),
+            host: None,
+            spawn_rate: 1.0,
+            stop_timeout: 0.0,
+            options: opts.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        };
+        let (rates, fleet) = arrival_options(&spawn(vec![
+            ("arrival_rate", Value::from("Shopper=10; 0, 5s:20")),
+            ("num_users", Value::from(40)),
+        ]));
+        let rates = rates.expect("parsed");
+        assert!(rates.named.contains_key("Shopper") && rates.rest.is_some());
+        assert_eq!(fleet, Some(40));
+        let (rates, fleet) = arrival_options(&spawn(vec![
+            ("arrival_rate", Value::from(400.0)),
+            ("users", Value::from(8)),
+            ("num_users", Value::from(40)),
+        ]));
+        assert_eq!(rates, crate::users::arrival::RateSpecs::parse("400").ok());
+        assert_eq!(fleet, Some(8), "the web UI's count wins");
+        for bad in [Value::from("fast"), Value::from(""), Value::Nil] {
+            let (rates, _) = arrival_options(&spawn(vec![("arrival_rate", bad)]));
+            assert_eq!(rates, None);
+        }
+        assert_eq!(arrival_options(&spawn(vec![])), (None, None));
+    }
+
     use super::*;
 
     /// A master naming new classes at every spawn: the first ones are reported, once each,

@@ -125,8 +125,7 @@ impl UserArgs {
 /// `arrival_rate = 400`, `= 12.5` (iterations per second) or `= "0, 30s:400, 5m:0"`
 /// (stages, checked when the worker starts, as `--arrival-rate`'s).
 fn parse_arrival_rate(meta: &Meta, errors: &mut Errors) -> Option<String> {
-    let usage = "arrival_rate = 400 (per second), or stages: arrival_rate = \"0, 30s:400, 5m:400\"";
-    let value = args::value_of(meta, usage, errors)?;
+    let value = args::value_of(meta, "arrival_rate = 400", errors)?;
     let rate = match value {
         Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Int(n),
@@ -143,7 +142,8 @@ fn parse_arrival_rate(meta: &Meta, errors: &mut Errors) -> Option<String> {
         _ => {
             errors.spanned(
                 value,
-                format!("`arrival_rate` is a number of iterations per second (0 or more) or a string of stages, like `{usage}`"),
+                "`arrival_rate` is iterations per second, a number like `arrival_rate = 400`, \
+                 or stages in a string, like `arrival_rate = \"0, 30s:400, 5m:400\"`",
             );
             return None;
         }
@@ -153,7 +153,7 @@ fn parse_arrival_rate(meta: &Meta, errors: &mut Errors) -> Option<String> {
         _ => {
             errors.spanned(
                 value,
-                format!("`arrival_rate` must be a finite rate, like `{usage}`"),
+                "`arrival_rate` must be 0 or more iterations per second, like `arrival_rate = 400`",
             );
             None
         }

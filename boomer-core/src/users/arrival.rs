@@ -509,6 +509,28 @@ mod tests {
         assert!(RateSpecs::parse("=5").is_err());
     }
 
+    /// Which classes a rate applies to: a named one to its class; a bare one to the classes
+    /// that declare `arrival_rate`, or to every class when none does.
+    #[test]
+    fn rates_apply_to_the_classes_they_name() {
+        let declared = Profile::constant(5.0);
+        let specs = RateSpecs::parse("Checkout=100; 7").unwrap();
+        let p = |name, declared: Option<&Profile>, any| specs.profile_for(name, declared, any);
+        assert_eq!(p("Checkout", None, true), Some(Profile::constant(100.0)));
+        assert_eq!(
+            p("Browse", Some(&declared), true),
+            Some(Profile::constant(7.0))
+        );
+        assert_eq!(p("Closed", None, true), None, "a closed class stays closed");
+        assert_eq!(p("Plain", None, false), Some(Profile::constant(7.0)));
+        let none = RateSpecs::default();
+        assert_eq!(
+            none.profile_for("Browse", Some(&declared), true),
+            Some(declared)
+        );
+        assert_eq!(none.profile_for("Plain", None, false), None);
+    }
+
     /// The integral and its inverse agree over ramps up, holds, ramps down and the tail.
     #[test]
     fn the_schedule_is_the_rates_integral() {

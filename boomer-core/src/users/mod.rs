@@ -640,6 +640,51 @@ mod tests {
         }
     }
 
+    /// An arrival-driven class runs the share of the fleet's rate that its users are of the
+    /// fleet's: 10 of the master's 40 users at 400/s fleet-wide is 100/s here; all 40 is
+    /// the whole rate; the command line's rate gives way to the master's. Stopped, it comes
+    /// due no more.
+    #[test]
+    fn an_arrival_class_runs_its_share_of_the_fleet() {
+        let rt = runtime(1);
+        let mut registry = Registry::default();
+        registry.add_class(UserClass::new::<Shopper>("Shopper", start).arrival_rate("50"));
+        registry.add_task(task("shop", 1).for_class::<Shopper>());
+        let mut users = users_of(&rt, registry);
+        users
+            .set_arrival_options(&["80".into()], Duration::from_secs(5), true)
+            .unwrap();
+        let _guard = rt.enter();
+        let rate = |users: &Users| users.arrival_counts()["Shopper"].rate;
+        let at = |n: u32| BTreeMap::from([("Shopper".to_string(), n)]);
+        users.apply(&at(2), Duration::ZERO);
+        assert_eq!(
+            rate(&users),
+            80.0,
+            "standalone: the command line's, all of it"
+        );
+        let master = arrival::RateSpecs::parse("400").ok();
+        users.set_fleet(master.clone(), Some(40));
+        users.apply(&at(10), Duration::ZERO);
+        assert_eq!(rate(&users), 100.0);
+        users.set_fleet(master, Some(40));
+        users.apply(&at(40), Duration::ZERO);
+        assert_eq!(rate(&users), 400.0);
+        users.set_fleet(None, Some(40));
+        users.apply(&at(20), Duration::ZERO);
+        assert_eq!(
+            rate(&users),
+            40.0,
+            "no master rate: the command line's share"
+        );
+        rt.block_on(users.stop_all(Duration::ZERO));
+        assert_eq!(rate(&users), 0.0);
+        let mut window = crate::stats::Window::default();
+        let counts = users.report_arrivals(&mut window);
+        assert_eq!(counts["Shopper"].dropped, 0, "{counts:?}");
+        assert_eq!(window.num_requests(), 0);
+    }
+
     /// Users ramped 10 → 30 → 5 and stopped, at stop_timeout 0: every request the target
     /// saw was recorded, though users were retired and stopped mid-request.
     #[test]
