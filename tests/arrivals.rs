@@ -78,16 +78,21 @@ fn standalone_stages_run_their_integral() {
 /// A pool too small for the rate: 2 users whose requests take 200 ms serve 10/s of 50/s.
 /// What cannot start within --arrival-max-lag is dropped and counted in the failure table
 /// (method `arrival`, the class name), never queued: started + dropped is what came due,
-/// give or take what was still waiting at the end.
+/// give or take what was still waiting at the end. Drops are errors: the exit code says so
+/// (`--exit-code-on-error`, as a master's for a worker's drops).
 #[test]
 fn a_busy_pool_drops_and_counts() {
     let dir = scratch("arrivals-drops");
     let server = Server::start(ServerOpts::default());
+    let prometheus = free_port();
+    let listen = format!("127.0.0.1:{prometheus}");
     let mut run = standalone(
         &dir,
         &server,
         "/sleep?200",
         &[
+            "--prometheus-listen",
+            &listen,
             "-u",
             "2",
             "-r",
@@ -102,7 +107,28 @@ fn a_busy_pool_drops_and_counts() {
             "drops",
         ],
     );
-    run.assert_exit(0, Duration::from_secs(30));
+    // Prometheus counts the drops as they happen, in a page promtool finds clean.
+    let page = wait_for("drops on /metrics", Duration::from_secs(20), || {
+        let (status, page) = http(prometheus, "GET", "/metrics", &[]);
+        let dropped = page
+            .lines()
+            .find_map(|l| l.strip_prefix("boomer_arrivals_dropped_total{class=\"Arrivals\"} "))
+            .and_then(|n| n.parse::<u64>().ok());
+        (status == 200 && dropped > Some(0)).then_some(page)
+    });
+    assert!(
+        page.contains("boomer_errors_total{method=\"arrival\",name=\"Arrivals\""),
+        "{page}"
+    );
+    let (clean, said) = promtool_check(&page);
+    assert!(clean, "promtool: {said}\n{page}");
+    run.assert_exit(1, Duration::from_secs(30));
+    assert!(
+        run.output()
+            .contains("dropped: due while every user of the class was busy"),
+        "the console's error report names the drops:\n{}",
+        run.output()
+    );
     let (hit, failures) = csv_of(&dir, "drops");
     let served = num(&hit, "Request Count");
     assert_eq!(server.count("/sleep"), served as u64, "served == counted");
@@ -247,11 +273,18 @@ fn a_fleet_keeps_its_rate_when_a_worker_leaves() {
         .iter()
         .map(|(s, n)| (s.parse().expect("a second"), n.as_u64().expect("a count")))
         .collect();
+    // Every whole second of the window within 2 % of the rate; the window's mean.
     let mean = |from: f64, to: f64| -> f64 {
         let seconds: Vec<u64> = (from.ceil() as i64..to.floor() as i64)
             .map(|s| per_sec.get(&s).copied().unwrap_or(0))
             .collect();
         assert!(seconds.len() >= 5, "{from}..{to}: {per_sec:?}");
+        for (i, n) in seconds.iter().enumerate() {
+            assert!(
+                (392..=408).contains(n),
+                "second {i} of {from}..{to}: {n}/s: {per_sec:?}"
+            );
+        }
         seconds.iter().sum::<u64>() as f64 / seconds.len() as f64
     };
     let both = mean(first + 1.0, left - 1.0);
@@ -260,6 +293,58 @@ fn a_fleet_keeps_its_rate_when_a_worker_leaves() {
     eprintln!("fleet: {both:.1}/s with two workers, {one:.1}/s with one; {per_sec:?}");
     assert!((392.0..=408.0).contains(&both), "two workers: {both}/s");
     assert!((392.0..=408.0).contains(&one), "one worker: {one}/s");
+}
+
+/// Drops under a master: a worker whose single user cannot keep up counts the drops in the
+/// master's failure table (its `--csv` failures), and the server served what the master
+/// counted.
+#[test]
+fn drops_reach_the_masters_failure_table() {
+    let dir = scratch("arrivals-master-drops");
+    let server = Server::start(ServerOpts::default());
+    let port = free_port();
+    let mut master = headless_master(
+        &dir,
+        "tests/locustfiles/arrivals.py",
+        port,
+        1,
+        "6s",
+        &[
+            "--csv",
+            "master",
+            "-H",
+            &server.url(),
+            "--arrival-rate",
+            "50",
+        ],
+    );
+    let mut worker = worker(
+        &dir,
+        "e2e_arrivals",
+        port,
+        &[("ARRIVAL_PATH", "/sleep?100")],
+        &["--arrival-max-lag", "1s"],
+    );
+    master.assert_exit(1, Duration::from_secs(60));
+    worker.assert_exit(0, Duration::from_secs(20));
+    let failures = csv_records(&dir.join("master_failures.csv"));
+    let row = failures
+        .iter()
+        .find(|f| f["Method"] == "arrival" && f["Name"] == "Arrivals")
+        .unwrap_or_else(|| panic!("no drops in the master's failures: {failures:?}"));
+    assert!(row["Error"].contains("dropped"), "{row:?}");
+    let dropped: u64 = row["Occurrences"].parse().expect("a count");
+    assert!(dropped >= 100, "6 s at 50/s, 10/s served: {row:?}");
+    let stats = csv_records(&dir.join("master_stats.csv"));
+    let hit = stats
+        .iter()
+        .find(|r| r["Name"] == "hit")
+        .expect("a hit row");
+    assert_eq!(
+        hit["Request Count"],
+        server.count("/sleep").to_string(),
+        "served == counted"
+    );
 }
 
 fn clock_secs() -> f64 {

@@ -709,34 +709,6 @@ class U(User):
     assert_eq!(json("ours"), real, "the JSON");
 }
 
-/// Whether `promtool` finds anything to say about a page (it prints nothing when clean).
-fn promtool_check(page: &str) -> (bool, String) {
-    use std::io::Write;
-    let promtool = std::env::var("BOOMER_PROMTOOL").unwrap_or_else(|_| "promtool".into());
-    let mut child = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("{promtool} not found ({e}): install it (Debian's package prometheus)")
-        });
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(page.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("promtool");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success() && said.trim().is_empty(), said)
-}
-
 #[test]
 fn prometheus_passes_promtool_and_serves_scrapes_at_once() {
     let dir = scratch("standalone-promtool");

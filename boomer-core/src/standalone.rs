@@ -113,6 +113,9 @@ impl Runner<'_> {
         let mut window = stats::drain();
         let arrivals = users.report_arrivals(&mut window);
         self.failures += window.entries.values().map(|e| e.num_failures).sum::<u64>();
+        // Dropped iterations are errors without a request; Locust's exit code counts every
+        // error, as a master does for a worker's drops.
+        self.failures += window.dropped();
         self.outputs.report(Report {
             time: clock::now_epoch(),
             user_count,

@@ -392,6 +392,34 @@ pub(crate) fn render(s: &Snapshot) -> String {
         "# HELP boomer_users Running users.\n# TYPE boomer_users gauge"
     );
     let _ = writeln!(out, "boomer_users {}", s.user_count);
+    if !s.arrivals.is_empty() {
+        let metrics: [(&str, &str, &str, fn(&crate::output::ArrivalCount) -> f64); 3] = [
+            (
+                "boomer_arrivals_total",
+                "counter",
+                "Iterations of an arrival-driven class that came due.",
+                |a| a.due as f64,
+            ),
+            (
+                "boomer_arrivals_dropped_total",
+                "counter",
+                "Iterations dropped: due while every user of the class was busy.",
+                |a| a.dropped as f64,
+            ),
+            (
+                "boomer_arrival_rate",
+                "gauge",
+                "The arrival rate this process runs, per second.",
+                |a| a.rate,
+            ),
+        ];
+        for (metric, kind, help, value) in metrics {
+            let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
+            for (class, a) in s.arrivals.iter() {
+                let _ = writeln!(out, "{metric}{{class=\"{}\"}} {}", escape(class), value(a));
+            }
+        }
+    }
     out
 }
 

@@ -48,6 +48,16 @@ impl Window {
         self.add(method.to_string(), name.to_string(), Cow::Owned(entry));
     }
 
+    /// The open model's dropped iterations in this window (errors of method `arrival`).
+    pub(crate) fn dropped(&self) -> u64 {
+        self.entries
+            .iter()
+            .filter(|((method, _), _)| method == crate::users::arrival::DROPPED_METHOD)
+            .flat_map(|(_, e)| e.errors.values())
+            .map(|c| c.occurrences)
+            .sum()
+    }
+
     /// Adds every entry of `other` into this window (the outputs' run-long totals, windows
     /// held back for a slow output).
     pub(crate) fn merge(&mut self, other: &Window) {
