@@ -393,7 +393,8 @@ pub(crate) fn render(s: &Snapshot) -> String {
     );
     let _ = writeln!(out, "boomer_users {}", s.user_count);
     if !s.arrivals.is_empty() {
-        let metrics: [(&str, &str, &str, fn(&crate::output::ArrivalCount) -> f64); 3] = [
+        type Read = fn(&crate::output::ArrivalCount) -> f64;
+        let metrics: [(&str, &str, &str, Read); 3] = [
             (
                 "boomer_arrivals_total",
                 "counter",
