@@ -347,6 +347,58 @@ fn drops_reach_the_masters_failure_table() {
     );
 }
 
+/// The rate set in the master's web UI: the locustfile's `--arrival-rate` is in the start
+/// form's options (the page carries it), the start form's value reaches the worker in the
+/// spawn's `parsed_options`, with the form's user count as the fleet's: 10 of 10 users at
+/// 200/s is 200/s here, whatever the worker's own default (50/s).
+#[test]
+fn the_web_ui_sets_the_fleets_rate() {
+    let server = Server::start(ServerOpts::default());
+    let cluster = ready_cluster(
+        "arrivals-web",
+        "tests/locustfiles/arrivals.py",
+        &[],
+        "e2e_arrivals",
+        &[],
+        &[],
+    );
+    let (code, page) = http(cluster.web, "GET", "/", &[]);
+    assert_eq!(code, 200);
+    assert!(page.contains("arrival_rate"), "the start form offers the option:\n{page}");
+    let url = server.url();
+    let (code, body) = http(
+        cluster.web,
+        "POST",
+        "/swarm",
+        &[
+            ("user_count", "10"),
+            ("spawn_rate", "10"),
+            ("host", &url),
+            ("arrival_rate", "200"),
+        ],
+    );
+    assert_eq!(code, 200, "{body}");
+    wait_for("the first request", Duration::from_secs(30), || {
+        (server.total() > 0).then_some(())
+    });
+    // Five seconds of the schedule, once it runs: 1000 iterations, give or take the one
+    // or two in flight at either end.
+    let settle = Instant::now() + Duration::from_secs(1);
+    wait_for("a second of load", Duration::from_secs(5), || {
+        (Instant::now() >= settle).then_some(())
+    });
+    let (t0, n0) = (Instant::now(), server.total());
+    let until = t0 + Duration::from_secs(5);
+    wait_for("five seconds of load", Duration::from_secs(10), || {
+        (Instant::now() >= until).then_some(())
+    });
+    let (t1, n1) = (Instant::now(), server.total());
+    let rate = (n1 - n0) as f64 / (t1 - t0).as_secs_f64();
+    stop(cluster.web);
+    eprintln!("web UI: {rate:.1}/s");
+    assert!((196.0..=204.0).contains(&rate), "{rate}/s, not 200/s");
+}
+
 fn clock_secs() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
