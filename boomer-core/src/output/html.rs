@@ -389,21 +389,37 @@ fn shell_words(args: &[String]) -> String {
     args.iter().map(word).collect::<Vec<_>>().join(" ")
 }
 
-/// A table with a header row and rows of cells already escaped.
+/// A table with a header row and rows of cells already escaped; numbers are set right.
 fn table(out: &mut String, id: &str, header: &[&str], rows: &[Vec<String>]) {
-    let _ = write!(out, "<table id=\"{id}\">\n<thead><tr>");
-    for h in header {
-        let _ = write!(out, "<th>{h}</th>");
+    let _ = write!(
+        out,
+        "<div class=\"scroll\"><table id=\"{id}\">\n<thead><tr>"
+    );
+    for (i, h) in header.iter().enumerate() {
+        let numbers = rows
+            .first()
+            .and_then(|r| r.get(i))
+            .is_some_and(|c| is_number(c));
+        let class = if numbers { " class=\"n\"" } else { "" };
+        let _ = write!(out, "<th{class}>{h}</th>");
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     for row in rows {
         out.push_str("<tr>");
         for cell in row {
-            let _ = write!(out, "<td>{cell}</td>");
+            if is_number(cell) {
+                let _ = write!(out, "<td class=\"n\">{cell}</td>");
+            } else {
+                let _ = write!(out, "<td>{cell}</td>");
+            }
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody></table>\n");
+    out.push_str("</tbody></table></div>\n");
+}
+
+fn is_number(cell: &str) -> bool {
+    cell.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
 /// The entries, sorted as Locust sorts them, then the Aggregated row.
@@ -777,8 +793,11 @@ mod tests {
         let requests = &html[html.find("id=\"requests\"").expect("table")..];
         let requests = &requests[..requests.find("</table>").expect("end")];
         assert_eq!(requests.matches("<tr>").count(), 3, "{requests}");
-        assert!(requests.contains("<td>GET</td><td>/a</td><td>200</td><td>0</td>"));
-        assert!(requests.contains("<td></td><td>Aggregated</td><td>200</td>"));
+        let n = |v: &str| format!("<td class=\"n\">{v}</td>");
+        let row = format!("<td>GET</td><td>/a</td>{}{}", n("200"), n("0"));
+        assert!(requests.contains(&row), "{requests}");
+        let row = format!("<td></td><td>Aggregated</td>{}", n("200"));
+        assert!(requests.contains(&row), "{requests}");
         for absent in ["Thresholds", "Exceptions Statistics", "Arrivals"] {
             assert!(!html.contains(&format!("<h2>{absent}</h2>")), "{absent}");
         }

@@ -5,7 +5,7 @@
 "use strict";
 (function () {
   const NS = "http://www.w3.org/2000/svg";
-  const W = 900, H = 260, L = 64, R = 16, T = 12, B = 28;
+  const W = 900, H = 260, L = 64, R = 32, T = 12, B = 28;
   const tl = JSON.parse(document.getElementById("data").textContent).timeline;
   const box = document.getElementById("charts");
 
@@ -22,6 +22,14 @@
     const p = Math.pow(10, Math.floor(Math.log10(v)));
     for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
     return 10 * p;
+  }
+
+  // Seconds between time labels: a round step that gives at most 8 of them.
+  function timeStep(span) {
+    const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
+      21600, 43200, 86400];
+    for (const s of steps) if (span / s <= 8) return s;
+    return 86400 * Math.ceil(span / 8 / 86400);
   }
 
   function clock(s) {
@@ -68,8 +76,8 @@
       svg("line", { x1: L, x2: W - R, y1: yy, y2: yy, class: "grid" }, root);
       svg("text", { x: L - 6, y: yy + 4, "text-anchor": "end" }, root).textContent = number(v);
     }
-    for (let i = 0; i <= 6; i++) {
-      const t = (xmax * i) / 6;
+    const step = timeStep(xmax);
+    for (let t = 0; t <= xmax + 1e-9; t += step) {
       svg("text", { x: x(t), y: H - 8, "text-anchor": "middle" }, root).textContent = clock(t);
     }
     svg("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }, root);
