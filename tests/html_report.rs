@@ -97,6 +97,40 @@ fn the_report_renders_offline_in_chromium_with_the_run_s_numbers() {
     }
 }
 
+/// Request names, methods and error texts are the users': in a real browser none becomes
+/// markup, and none ends the data block early (the charts still draw).
+#[test]
+fn user_strings_stay_text_in_the_browser() {
+    let dir = scratch("html-xss");
+    let name = "</script><img/src=x/onerror=alert(1)>";
+    let script = format!("<i>M</i> {name} 5 <b>bold</b> & \"quoted\";GET /ok 7");
+    let mut cmd = Command::new(example("e2e_names"));
+    cmd.args(["--standalone", "-u", "1", "-t", "2s", "--html", "xss.html"])
+        .args(["--exit-code-on-error", "0"])
+        .env("NAMES_SCRIPT", &script)
+        .current_dir(&dir);
+    let mut run = Proc::spawn("standalone", cmd, &dir);
+    run.assert_exit(0, Duration::from_secs(60));
+    let (dom, _) = chromium(&dir, "dom", &dir.join("xss.html"), &["--dump-dom"]);
+    assert!(dom.contains("id=\"charts\" data-rendered=\"3\""), "{dom}");
+    for markup in ["<img", "<b>", "<i>"] {
+        assert!(!dom.contains(markup), "{markup} in\n{dom}");
+    }
+    let rows = table_rows(&dom, "requests");
+    assert_eq!(rows[0][..4], ["GET", "/ok", "1", "0"], "{rows:?}");
+    let shown = "&lt;/script&gt;&lt;img/src=x/onerror=alert(1)&gt;";
+    assert_eq!(
+        rows[1][..4],
+        ["&lt;i&gt;M&lt;/i&gt;", shown, "1", "1"],
+        "{rows:?}"
+    );
+    let failures = table_rows(&dom, "failures");
+    assert_eq!(
+        failures[0][3], "&lt;b&gt;bold&lt;/b&gt; &amp; \"quoted\"",
+        "{failures:?}"
+    );
+}
+
 /// The control for [`page_requests`]: a page without a CSP that loads an image and fetches
 /// from a server here shows both requests in the net log, so the check above can fail.
 #[test]
