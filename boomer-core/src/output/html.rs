@@ -9,6 +9,12 @@
 //! and a Content-Security-Policy forbids every fetch. Request names and error texts come
 //! from users, so everything shown is escaped (HTML text in the tables, `<` as `\u003c` in
 //! the JSON, so no `</script>` can close the data block).
+//!
+//! The charts have a point per report (a second in standalone): its requests/s and
+//! failures/s, the percentiles of that second's response times (Locust's report charts its
+//! last 10 s instead, which smears a slow second over ten), the users at its end, and each
+//! open-model class's iterations due and dropped per second. Past [`MAX_POINTS`] the
+//! points merge two by two, so a run of any length keeps a bounded timeline.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -304,7 +310,7 @@ fn page(info: &RunInfo, last: Option<&Snapshot>, timeline: &Timeline) -> String 
 
 /// Nothing may be fetched: not a script, a style sheet, an image, a font or a connection.
 /// Only the page's own inline script and styles run, and only `data:` images load.
-pub(crate) const CSP: &str =
+const CSP: &str =
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:";
 
 const CSS: &str = include_str!("html_report.css");
