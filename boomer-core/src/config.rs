@@ -184,8 +184,9 @@ pub struct OutputArgs {
     #[arg(long, requires = "csv_prefix", help_heading = "Output")]
     pub csv_full_history: bool,
 
-    /// Locust's HTML report: not written by boomer yet (refused with a message).
-    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    /// Standalone: write an HTML report to FILE at the end (self-contained: charts,
+    /// Locust's tables, the thresholds and the run's parameters), as Locust's --html.
+    #[arg(long, value_name = "FILE", value_parser = non_empty("--html"), help_heading = "Output")]
     pub html: Option<String>,
 
     /// Standalone: print the final stats as JSON to stdout (the tables go to stderr).
@@ -395,12 +396,6 @@ impl Options {
                     given.join(", ")
                 )));
             }
-        }
-        if let Some(file) = &options.output.html {
-            return Err(invalid(format!(
-                "--html {file}: boomer does not write Locust's HTML report yet; use --csv PREFIX \
-                 or --json-file NAME (or the master's --html, when a master runs the test)"
-            )));
         }
         // Locust: a run time of 0 is no limit.
         if options.run.run_time == Some(Duration::ZERO) {
@@ -674,9 +669,12 @@ mod tests {
         );
         let msg = refused(&["--standalone", "--csv-full-history"]);
         assert!(msg.contains("--csv"), "{msg}");
-        let msg = refused(&["--standalone", "--html", "report.html"]);
+        assert!(parse(&["--standalone", "--html", "report.html"]).is_ok());
+        let msg = refused(&["--standalone", "--html", ""]);
+        assert!(msg.contains("--html needs a name"), "{msg}");
+        let msg = refused(&["--html", "report.html"]);
         assert!(
-            msg.contains("does not write Locust's HTML report yet"),
+            msg.contains("--html only apply to a standalone run"),
             "{msg}"
         );
     }

@@ -1,5 +1,5 @@
-//! Where results go besides the master: the console, CSV and JSON files, Prometheus, or an
-//! [`Output`] of your own.
+//! Where results go besides the master: the console, CSV and JSON files, the HTML report,
+//! Prometheus, or an [`Output`] of your own.
 //!
 //! Outputs run on a thread of their own, fed through a bounded queue: a slow sink never
 //! slows the users or the control plane. When the queue is full, the next windows are merged
@@ -7,6 +7,7 @@
 
 mod console;
 mod csv;
+mod html;
 mod json;
 mod prometheus;
 mod setup;
@@ -23,6 +24,7 @@ pub use crate::locust::PERCENTILES;
 
 pub(crate) use console::Console;
 pub(crate) use csv::CsvFiles;
+pub(crate) use html::HtmlReport;
 pub(crate) use json::JsonSummary;
 pub(crate) use prometheus::{Prometheus, Pushgateway};
 pub(crate) use setup::from_options;
@@ -77,6 +79,10 @@ pub struct RunInfo {
     pub spawn_rate: f64,
     /// How long the test runs (standalone, `-t`), if limited.
     pub run_time: Option<Duration>,
+    /// The host given on the command line (`-H`), if any.
+    pub host: Option<String>,
+    /// The program's command line, its path first.
+    pub command_line: Vec<String>,
 }
 
 /// One report: what was recorded in the last window and everything since the start.

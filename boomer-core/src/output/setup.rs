@@ -1,11 +1,13 @@
-//! The outputs a run's options ask for: how `--csv`, `--json`, `--prometheus-*` and the
-//! console become [`Output`]s on the outputs' thread.
+//! The outputs a run's options ask for: how `--csv`, `--json`, `--html`, `--prometheus-*`
+//! and the console become [`Output`]s on the outputs' thread.
 
-use super::{Console, CsvFiles, JsonSummary, Output, Outputs, Prometheus, Pushgateway, RunInfo};
+use super::{
+    Console, CsvFiles, HtmlReport, JsonSummary, Output, Outputs, Prometheus, Pushgateway, RunInfo,
+};
 use crate::{clock, stats, Error, Options};
 
-/// The outputs the options ask for, plus the builder's own: the console, CSV and JSON in
-/// standalone, Prometheus in either mode.
+/// The outputs the options ask for, plus the builder's own: the console, CSV, JSON and HTML
+/// in standalone, Prometheus in either mode.
 pub(crate) fn from_options(
     opts: &Options,
     mut custom: Vec<Box<dyn Output>>,
@@ -23,6 +25,11 @@ pub(crate) fn from_options(
             let json = JsonSummary::new(opts.output.json, opts.output.json_file.clone())
                 .map_err(|e| output_error("cannot write the JSON summary".into(), e))?;
             outputs.push(Box::new(json));
+        }
+        if let Some(path) = &opts.output.html {
+            let html = HtmlReport::create(path)
+                .map_err(|e| output_error("cannot write the HTML report".into(), e))?;
+            outputs.push(Box::new(html));
         }
     }
     if let Some(addr) = opts.output.prometheus_listen {
@@ -42,6 +49,10 @@ pub(crate) fn from_options(
         users: opts.run.users,
         spawn_rate: opts.run.spawn_rate,
         run_time: opts.run.run_time,
+        host: opts.load.host.clone(),
+        command_line: std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
     };
     Outputs::start(outputs, info)
         .map_err(|e| output_error("cannot start the outputs' thread".into(), e))
