@@ -364,7 +364,10 @@ fn the_web_ui_sets_the_fleets_rate() {
     );
     let (code, page) = http(cluster.web, "GET", "/", &[]);
     assert_eq!(code, 200);
-    assert!(page.contains("arrival_rate"), "the start form offers the option:\n{page}");
+    assert!(
+        page.contains("arrival_rate"),
+        "the start form offers the option:\n{page}"
+    );
     let url = server.url();
     let (code, body) = http(
         cluster.web,

@@ -97,6 +97,64 @@ fn the_report_renders_offline_in_chromium_with_the_run_s_numbers() {
     }
 }
 
+/// An open-model run charts its arrivals: a pool of 2 users whose requests take 200 ms
+/// cannot keep 50/s, so the page has a fourth chart (due and dropped per second, with
+/// points) and the arrivals table counts the drops the failure table shows.
+#[test]
+fn an_open_model_run_charts_arrivals_and_drops() {
+    let dir = scratch("html-arrivals");
+    let server = Server::start(ServerOpts::default());
+    let mut cmd = Command::new(example("e2e_arrivals"));
+    cmd.args(["--standalone", "-u", "2", "-r", "100", "-t", "5s"])
+        .args([
+            "-H",
+            &server.url(),
+            "--arrival-rate",
+            "50",
+            "--arrival-max-lag",
+            "1s",
+        ])
+        .args(["--html", "open.html", "--exit-code-on-error", "0"])
+        .env("ARRIVAL_PATH", "/sleep?200")
+        .current_dir(&dir);
+    let mut run = Proc::spawn("standalone", cmd, &dir);
+    run.assert_exit(0, Duration::from_secs(60));
+    let (dom, log) = chromium(
+        &dir,
+        "dom",
+        &dir.join("open.html"),
+        &["--dump-dom", "--virtual-time-budget=3000"],
+    );
+    assert!(dom.contains("id=\"charts\" data-rendered=\"4\""), "{dom}");
+    let points = chart_points(&dom, "arrivals-0");
+    assert!(
+        points >= 2 * 3,
+        "due and dropped at 3 seconds or more: {points}"
+    );
+    let rows = table_rows(&dom, "arrivals");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][0], "Arrivals", "{rows:?}");
+    let number = |cell: &str| -> u64 {
+        cell.replace(',', "")
+            .parse()
+            .unwrap_or_else(|_| panic!("{cell:?} in {rows:?}"))
+    };
+    let (due, dropped) = (number(&rows[0][1]), number(&rows[0][2]));
+    assert!((200..=251).contains(&due), "5 s at 50/s: {rows:?}");
+    assert!(dropped >= 100, "{rows:?}");
+    let failures = table_rows(&dom, "failures");
+    let drops = failures
+        .iter()
+        .find(|r| r[1] == "arrival" && r[2] == "Arrivals")
+        .unwrap_or_else(|| panic!("{failures:?}"));
+    assert_eq!(number(&drops[0]), dropped, "{failures:?}");
+    let requested = page_requests(&log);
+    assert!(
+        requested.iter().all(|url| url.starts_with("file:")),
+        "{requested:?}"
+    );
+}
+
 /// Request names, methods and error texts are the users': in a real browser none becomes
 /// markup, and none ends the data block early (the charts still draw).
 #[test]
