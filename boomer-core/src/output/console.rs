@@ -206,7 +206,7 @@ pub(crate) fn percentile_table(w: &Window) -> String {
 /// Locust's `get_error_report_summary`; empty when there were no errors.
 pub(crate) fn error_report(w: &Window) -> String {
     let mut rows = Vec::new();
-    for (method, name, e) in w.entries() {
+    for (method, name, e) in w.error_rows() {
         for (text, count) in &e.errors {
             rows.push(format!(
                 "{:<18} {:<100}\n",

@@ -134,7 +134,7 @@ impl CsvFiles {
             ],
         )?;
         let mut errors = Vec::new();
-        for (method, name, e) in totals.entries() {
+        for (method, name, e) in totals.error_rows() {
             for (text, count) in &e.errors {
                 errors.push((error_key(method, name, text), method, name, text, count));
             }

@@ -508,7 +508,7 @@ fn response_times(out: &mut String, totals: &Window) {
 
 fn failures(out: &mut String, totals: &Window) {
     let mut errors = Vec::new();
-    for (method, name, e) in totals.entries() {
+    for (method, name, e) in totals.error_rows() {
         for (text, count) in &e.errors {
             errors.push((error_key(method, name, text), method, name, text, count));
         }

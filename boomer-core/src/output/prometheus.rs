@@ -381,7 +381,7 @@ pub(crate) fn render(s: &Snapshot) -> String {
         out,
         "# HELP {metric} Failures by error.\n# TYPE {metric} counter"
     );
-    for (method, name, e) in s.totals.entries() {
+    for (method, name, e) in s.totals.error_rows() {
         for (text, count) in &e.errors {
             let l = labels(method, name, Some(("error", text.clone())));
             let _ = writeln!(out, "{metric}{l} {}", count.occurrences);

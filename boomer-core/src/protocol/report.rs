@@ -14,9 +14,12 @@ pub(crate) fn window_report(
     window: &Window,
     start_time: f64,
 ) -> (Vec<EntryReport>, EntryReport, BTreeMap<String, ErrorReport>) {
+    // As a Python worker's `serialize_stats`: an entry with neither requests nor failures
+    // (only errors: the open model's drops) sends its errors only.
     let stats = window
         .entries
         .iter()
+        .filter(|(_, e)| e.num_requests > 0 || e.num_failures > 0)
         .map(|((method, name), e)| EntryReport::new(method, name, e, start_time))
         .collect();
     let total = EntryReport::new("", "Aggregated", &window.total(), start_time);

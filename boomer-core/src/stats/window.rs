@@ -93,6 +93,15 @@ impl Window {
     /// The entries, sorted by name, then method, as Locust's `sort_stats` sorts its tables
     /// (its entries are keyed `(name, method)`).
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str, &Entry)> {
+        // As Locust's tables: a row counted a request or a failure. The open model's
+        // drops (errors of requests never sent) are only in `error_rows`.
+        self.error_rows()
+            .filter(|(_, _, e)| e.num_requests > 0 || e.num_failures > 0)
+    }
+
+    /// Every entry, sorted as [`entries`](Self::entries), including those that only hold
+    /// errors: what the failure tables read.
+    pub fn error_rows(&self) -> impl Iterator<Item = (&str, &str, &Entry)> {
         let mut rows: Vec<(&str, &str, &Entry)> = self
             .entries
             .iter()
