@@ -178,6 +178,8 @@ pub(crate) struct Outputs {
     /// The next report resets the totals first.
     reset: bool,
     thread: Option<JoinHandle<()>>,
+    /// The run's start as the outputs know it ([`RunInfo::start_time`]; 0 when inert).
+    start_time: f64,
 }
 
 /// Reports waiting for a slow output before the runner merges windows instead.
@@ -190,6 +192,7 @@ impl Outputs {
             return Ok(Outputs::default());
         }
         let (tx, rx) = sync_channel(QUEUE);
+        let start_time = info.start_time;
         let thread = std::thread::Builder::new()
             .name("boomer-outputs".into())
             .spawn(move || deliver(rx, outputs, info))?;
@@ -198,7 +201,14 @@ impl Outputs {
             backlog: None,
             reset: false,
             thread: Some(thread),
+            start_time,
         })
+    }
+
+    /// The run's start (seconds since the Unix epoch) that the outputs' rates count from,
+    /// if any output listens: the thresholds' `rps` counts from the same.
+    pub(crate) fn start_time(&self) -> Option<f64> {
+        self.active().then_some(self.start_time)
     }
 
     /// True when some output listens.
