@@ -696,7 +696,10 @@ mod tests {
         }
     }
 
-    fn window(rows: &[(&str, &str, &[(u64, f64)], u64)]) -> Window {
+    /// A row of a test window: method, name, samples (µs, epoch seconds), failures.
+    type Row<'a> = (&'a str, &'a str, &'a [(u64, f64)], u64);
+
+    fn window(rows: &[Row<'_>]) -> Window {
         let mut w = Window::default();
         for &(method, name, samples, failures) in rows {
             let mut e = Entry::of_samples(samples);
