@@ -399,3 +399,23 @@ fn the_fleet_recipe_stops_a_breached_test_with_its_exit_code() {
     assert!(verdict.ends_with(": FAIL"), "{verdict}");
     worker.assert_exit(0, Duration::from_secs(10));
 }
+
+/// The recipe refuses a bad spec when the master starts, not at the end of the test.
+#[test]
+fn the_fleet_recipe_refuses_a_bad_spec_at_start_up() {
+    let dir = scratch("thresholds-fleet-bad");
+    let mut master = headless_master(
+        &dir,
+        "tests/locustfiles/thresholds.py",
+        free_port(),
+        1,
+        "60s",
+        &["--threshold", "p95 < 300 apples"],
+    );
+    master.assert_exit(2, RUN);
+    let out = master.output();
+    assert!(
+        out.contains("invalid threshold 'p95 < 300 apples'"),
+        "{out}"
+    );
+}
