@@ -86,6 +86,8 @@ fn a_breach_aborts_the_test_with_the_threshold_s_exit_code() {
             "--threshold-abort",
             "--json-file",
             "run",
+            "--csv",
+            "run",
         ],
     );
     run.assert_exit(11, RUN);
@@ -110,6 +112,12 @@ fn a_breach_aborts_the_test_with_the_threshold_s_exit_code() {
     assert_eq!((p90.as_str(), result.as_str()), ("150 ms", "FAIL"));
     // The same number as Locust's percentile table.
     assert_eq!(p90, format!("{} ms", console_p90(&out)));
+    let csv = csv_records(&dir.join("run_stats.csv"));
+    let aggregated = csv
+        .iter()
+        .find(|r| r["Name"] == "Aggregated")
+        .expect("a row");
+    assert_eq!(p90, format!("{} ms", aggregated["90%"]));
     assert!(
         out.contains("2 of 3 thresholds failed (exit code 11: \"max<1s\" is the first)"),
         "{out}"

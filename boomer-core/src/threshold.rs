@@ -592,6 +592,10 @@ impl Output for ThresholdsJson {
         use std::io::Write;
         let Some(s) = self.last.take() else { return };
         if s.thresholds.len() != self.thresholds.len() {
+            tracing::error!(
+                "{}: no final judgement of the thresholds to write",
+                self.path
+            );
             return;
         }
         let doc = self.document(&s);

@@ -125,7 +125,9 @@ pub struct ThresholdState {
     /// The observed value in the threshold's unit, shown (`"212 ms"`, `"0.4 %"`); `None`
     /// while nothing was recorded for it.
     pub value: Option<String>,
-    /// True while the threshold holds (or has nothing to judge yet).
+    /// True while the threshold holds (or has nothing to judge yet). The last snapshot of a
+    /// standalone run holds the final judgement: false there also for a threshold whose row
+    /// saw no request, and for the one that stopped the test (`--threshold-abort`).
     pub ok: bool,
 }
 
