@@ -3,10 +3,11 @@
 
 use std::process::ExitCode;
 
-use crate::{config, master_log_layer, Builder, Exit, Options};
+use crate::{config, master_log_layer, Builder, Options};
 
 /// `fn main` of `boomer::main!()`: parses the command line, sets up logging, builds a
-/// multi-threaded runtime and runs the worker. Exit code 0 on quit, 1 on a start-up error.
+/// multi-threaded runtime and runs the worker. Exit code 0 on quit, 1 on a start-up error, else
+/// [`Exit::code`](crate::Exit::code)'s.
 pub fn run_main(builder: Builder) -> ExitCode {
     let options = match Options::parse_args(std::env::args_os(), builder.standalone_default) {
         Ok(options) => options,
@@ -25,9 +26,7 @@ pub fn run_main(builder: Builder) -> ExitCode {
         }
     };
     match rt.block_on(builder.options(options).run()) {
-        Ok(Exit::MasterLost) => ExitCode::from(3),
-        Ok(Exit::Failures) => ExitCode::from(failure_code),
-        Ok(_) => ExitCode::SUCCESS,
+        Ok(exit) => ExitCode::from(exit.code(failure_code)),
         Err(e) => {
             tracing::error!("{e}");
             ExitCode::FAILURE

@@ -218,6 +218,26 @@ pub struct OutputArgs {
     /// The job name of the pushes to the Pushgateway.
     #[arg(long, default_value = "boomer", help_heading = "Output")]
     pub prometheus_job: String,
+
+    /// A pass/fail criterion, `[NAME:]METRIC OP VALUE` (`p95<300ms`, `fail_ratio<1%`,
+    /// `rps>1000`, `"GET /cart:avg<50ms"`), judged live on the totals since the start and at
+    /// the end (exit code 10 + the index of the first that failed); repeatable. A worker
+    /// judges its own share and logs a breach (to its master's Logs tab too).
+    #[arg(long = "threshold", value_name = "SPEC", value_parser = parse_threshold, help_heading = "Thresholds")]
+    pub thresholds: Vec<crate::threshold::Threshold>,
+
+    /// Standalone: stop the test at the first breached threshold (after --threshold-grace).
+    #[arg(long, requires = "thresholds", help_heading = "Thresholds")]
+    pub threshold_abort: bool,
+
+    /// Standalone: no --threshold-abort before this long into the test (e.g. 30s, 1m;
+    /// default 0), while the users ramp up.
+    #[arg(long, value_parser = parse_timespan, value_name = "TIME", requires = "threshold_abort", help_heading = "Thresholds")]
+    pub threshold_grace: Option<Duration>,
+}
+
+fn parse_threshold(text: &str) -> Result<crate::threshold::Threshold, ParseError> {
+    text.parse()
 }
 
 /// Locust's `parse_timespan`: `20` (seconds), `20s`, `3m`, `2h`, `1h20m`, `3h30m10s`
@@ -396,6 +416,15 @@ impl Options {
                     given.join(", ")
                 )));
             }
+        }
+        if options.output.threshold_abort && !options.run.standalone {
+            return Err(invalid(
+                "--threshold-abort only applies to a standalone run: with a master, the master \
+                 ends the test (see the README's fleet-wide thresholds, a locustfile that \
+                 judges the master's totals); a worker's --threshold logs each breach of its own \
+                 share to the master's Logs tab"
+                    .into(),
+            ));
         }
         // Locust: a run time of 0 is no limit.
         if options.run.run_time == Some(Duration::ZERO) {
@@ -694,6 +723,63 @@ mod tests {
         let e = Options::parse_args(["w", "--master-host", "10.0.0.1", "-u", "3"], true)
             .expect_err("refused");
         assert!(e.to_string().contains("-u/--users"), "{e}");
+    }
+
+    #[test]
+    fn thresholds_are_checked_at_start_up() {
+        let opts = parse(&[
+            "--standalone",
+            "--threshold",
+            "p95<300ms",
+            "--threshold",
+            "GET /cart:fail_ratio<1%",
+            "--threshold-abort",
+            "--threshold-grace",
+            "1m",
+        ])
+        .unwrap();
+        let specs: Vec<&str> = opts.output.thresholds.iter().map(|t| t.spec()).collect();
+        assert_eq!(specs, ["p95<300ms", "GET /cart:fail_ratio<1%"]);
+        assert!(opts.output.threshold_abort);
+        assert_eq!(opts.output.threshold_grace, Some(Duration::from_secs(60)));
+        let msg = refused(&["--standalone", "--threshold", "p95<300 apples"]);
+        assert!(
+            msg.contains("invalid threshold \"p95<300 apples\""),
+            "{msg}"
+        );
+        let msg = refused(&["--standalone", "--threshold-abort"]);
+        assert!(msg.contains("--threshold <SPEC>"), "{msg}");
+        let msg = refused(&[
+            "--standalone",
+            "--threshold",
+            "p95<1",
+            "--threshold-grace",
+            "5",
+        ]);
+        assert!(msg.contains("--threshold-abort"), "{msg}");
+        let msg = refused(&[
+            "--standalone",
+            "--threshold",
+            "p95<1",
+            "--threshold-abort",
+            "--threshold-grace",
+            "soon",
+        ]);
+        assert!(msg.contains("invalid time span"), "{msg}");
+        // A worker judges its share, but the master ends the test.
+        assert_eq!(
+            parse(&["--threshold", "p95<1"])
+                .unwrap()
+                .output
+                .thresholds
+                .len(),
+            1
+        );
+        let msg = refused(&["--threshold", "p95<1", "--threshold-abort"]);
+        assert!(
+            msg.contains("--threshold-abort only applies to a standalone run"),
+            "{msg}"
+        );
     }
 
     #[test]

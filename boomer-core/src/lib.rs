@@ -27,6 +27,7 @@ mod run_tasks;
 mod runner;
 mod standalone;
 pub mod stats;
+pub mod threshold;
 mod transport;
 mod users;
 mod wait;

@@ -29,6 +29,29 @@ pub enum Exit {
     /// A standalone test ended with failures (the process exits with
     /// `--exit-code-on-error`).
     Failures,
+    /// A standalone test ended with a failed `--threshold`: the index (from 0, in the order
+    /// given) of the first that failed. The process exits with 10 + the index, at most 99.
+    Threshold(usize),
+}
+
+impl Exit {
+    /// The process's exit code: 0 on quit or a signal, 3 when the master was lost,
+    /// `exit_code_on_error` on failures, 10 + the index of the first failed threshold (at
+    /// most 99).
+    ///
+    /// ```
+    /// use boomer_core::Exit;
+    /// assert_eq!((Exit::Quit.code(1), Exit::Failures.code(4)), (0, 4));
+    /// assert_eq!((Exit::Threshold(0).code(1), Exit::Threshold(2).code(1)), (10, 12));
+    /// ```
+    pub fn code(self, exit_code_on_error: u8) -> u8 {
+        match self {
+            Exit::Quit | Exit::Signal => 0,
+            Exit::MasterLost => 3,
+            Exit::Failures => exit_code_on_error,
+            Exit::Threshold(index) => crate::threshold::exit_code(index),
+        }
+    }
 }
 
 /// An interval that delays its ticks after a stall instead of bursting.

@@ -15,12 +15,14 @@ use crate::outbox::Outgoing;
 use crate::output::{Outputs, Report};
 use crate::runner::{self, ticker, Exit, Outbox, Signals};
 use crate::stats;
+use crate::threshold::{self, Judge};
 use crate::users::Users;
 
 /// Locust's `CSV_STATS_INTERVAL_SEC`: one history row per second.
 const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Runs a standalone test to its end; [`Exit::Failures`] when anything failed.
+/// Runs a standalone test to its end; [`Exit::Threshold`] when a `--threshold` failed, else
+/// [`Exit::Failures`] when anything failed.
 pub(crate) async fn run(
     opts: Options,
     mut users: Users,
@@ -28,7 +30,9 @@ pub(crate) async fn run(
     mut outputs: Outputs,
 ) -> Exit {
     let mut outbox = Outbox::install();
+    let run_start = outputs.start_time().unwrap_or_else(clock::now_epoch);
     let mut runner = Runner {
+        thresholds: Judge::new(&opts, run_start, false),
         outputs: &mut outputs,
         failures: 0,
         exceptions: Vec::new(),
@@ -75,7 +79,12 @@ pub(crate) async fn run(
                 tracing::info!("--run-time limit reached, stopping test");
                 break Exit::Quit;
             }
-            _ = report.tick() => runner.report(&users),
+            _ = report.tick() => {
+                runner.report(&users, false);
+                if runner.thresholds.as_mut().and_then(Judge::abort_now).is_some() {
+                    break Exit::Quit;
+                }
+            }
             Some(out) = outbox.recv() => runner.collect(out),
             _ = signals.recv() => break Exit::Signal,
         }
@@ -89,26 +98,29 @@ pub(crate) async fn run(
         runner.collect(out);
     }
     // The last window: everything recorded up to the users' stop is in the summary.
-    runner.report(&users);
+    let failed = runner.report(&users, true);
     let failures = runner.failures + runner.exceptions.len() as u64;
     outputs.stop();
     runner::quit_handlers(&bus).await;
     drop(outbox);
-    if failures > 0 {
-        Exit::Failures
-    } else {
-        exit
+    match failed {
+        Some(index) => Exit::Threshold(index),
+        None if failures > 0 => Exit::Failures,
+        None => exit,
     }
 }
 
 struct Runner<'a> {
     outputs: &'a mut Outputs,
+    thresholds: Option<Judge>,
     failures: u64,
     exceptions: Vec<(String, String)>,
 }
 
 impl Runner<'_> {
-    fn report(&mut self, users: &Users) {
+    /// Hands the window to the outputs, with the thresholds judged on it (the final
+    /// judgement when `last`); the first failed threshold of the final judgement.
+    fn report(&mut self, users: &Users, last: bool) -> Option<usize> {
         let user_count = users.total();
         let mut window = stats::drain();
         let arrivals = users.report_arrivals(&mut window);
@@ -116,14 +128,25 @@ impl Runner<'_> {
         // Dropped iterations are errors without a request; Locust's exit code counts every
         // error, as a master does for a worker's drops.
         self.failures += window.dropped();
+        let thresholds = match self.thresholds.as_mut() {
+            Some(judge) if last => judge.verdict(&window),
+            Some(judge) => judge.observe(&window),
+            None => Vec::new(),
+        };
+        let failed = if last {
+            threshold::first_failed(&thresholds)
+        } else {
+            None
+        };
         self.outputs.report(Report {
             time: clock::now_epoch(),
             user_count,
             window,
             exceptions: std::mem::take(&mut self.exceptions),
             arrivals,
-            thresholds: Vec::new(),
+            thresholds,
         });
+        failed
     }
 
     /// `--reset-stats`: everything recorded so far is forgotten, its failures too (Locust's
@@ -132,6 +155,11 @@ impl Runner<'_> {
         stats::drain();
         self.failures = 0;
         self.outputs.reset();
+        if let Some(judge) = self.thresholds.as_mut() {
+            // The outputs' rates still count from the run's start.
+            let start = judge.start_time();
+            judge.reset(start);
+        }
     }
 
     fn collect(&mut self, out: Outgoing) {

@@ -141,12 +141,15 @@ pub(crate) struct Worker {
     metrics: ProcessMetrics,
     signals: Signals,
     outputs: crate::output::Outputs,
+    /// `--threshold`: this worker's share, judged at each report.
+    thresholds: Option<crate::threshold::Judge>,
     connector: Connector,
 }
 
 impl Worker {
     pub(crate) fn new(opts: Options, users: Users, bus: EventBus, host: Arc<HostCell>) -> Self {
         let outbox = Outbox::install();
+        let thresholds = crate::threshold::Judge::new(&opts, clock::now_epoch(), true);
         // Unknown until the master's ack, as Locust's runner.worker_index.
         crate::ctx::set_worker_index(None);
         Worker {
@@ -179,6 +182,7 @@ impl Worker {
             metrics: ProcessMetrics::new(),
             signals: Signals::new(),
             outputs: Default::default(),
+            thresholds,
             connector: Connector::default(),
         }
     }
@@ -464,6 +468,9 @@ impl Worker {
                     // Python worker's reset_all at spawning_complete.
                     let _ = stats::drain();
                     self.window_start = clock::now_epoch();
+                    if let Some(judge) = self.thresholds.as_mut() {
+                        judge.reset(self.window_start);
+                    }
                     tracing::info!("the master resets its stats (--reset-stats): so do we");
                 }
                 self.bus.fire(Event::SpawningComplete(user_count));
@@ -541,6 +548,9 @@ impl Worker {
                 tracing::info!("dropped {stale} requests recorded outside any test");
             }
             self.window_start = clock::now_epoch();
+            if let Some(judge) = self.thresholds.as_mut() {
+                judge.reset(self.window_start);
+            }
             self.missing_reported = MissingClasses::default();
             self.reset_stats = event.option::<bool>("reset_stats").unwrap_or(false);
             runner::start_test(users, &self.bus, tag_filter(&event, &self.opts));
@@ -847,6 +857,10 @@ impl Worker {
             .as_ref()
             .map(|u| u.report_arrivals(&mut window))
             .unwrap_or_default();
+        let thresholds = match self.thresholds.as_mut() {
+            Some(judge) => judge.observe(&window),
+            None => Vec::new(),
+        };
         if self.outputs.active() {
             self.outputs.report(crate::output::Report {
                 time: clock::now_epoch(),
@@ -854,7 +868,7 @@ impl Worker {
                 window: window.clone(),
                 exceptions: Vec::new(),
                 arrivals,
-                thresholds: Vec::new(),
+                thresholds,
             });
         }
         let start = std::mem::replace(&mut self.window_start, clock::now_epoch());

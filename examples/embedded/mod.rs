@@ -84,9 +84,7 @@ pub fn main() -> ExitCode {
     }
     let failure_code = arg(&args, &["--exit-code-on-error"]).and_then(|c| c.parse().ok());
     match rt.block_on(builder.run()) {
-        Ok(boomer::Exit::MasterLost) => ExitCode::from(3),
-        Ok(boomer::Exit::Failures) => ExitCode::from(failure_code.unwrap_or(1)),
-        Ok(_) => ExitCode::SUCCESS,
+        Ok(exit) => ExitCode::from(exit.code(failure_code.unwrap_or(1))),
         Err(e) => {
             tracing::error!("{e}");
             ExitCode::FAILURE

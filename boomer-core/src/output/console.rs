@@ -85,12 +85,16 @@ impl Output for Console {
         self.clear_progress();
         let Some(s) = self.last.take() else { return };
         // One write, so that no log line lands inside the tables.
-        let text = format!(
+        let mut text = format!(
             "{}\n{}\n{}",
             stats_table(&s.totals, s.start_time, false),
             percentile_table(&s.totals),
             error_report(&s.totals)
         );
+        if !s.thresholds.is_empty() {
+            text.push('\n');
+            text.push_str(&crate::threshold::summary_table(&s.thresholds));
+        }
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(text.as_bytes());
         let _ = err.flush();

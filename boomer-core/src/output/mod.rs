@@ -131,7 +131,9 @@ pub struct ThresholdState {
     /// The observed value in the threshold's unit, shown (`"212 ms"`, `"0.4 %"`); `None`
     /// while nothing was recorded for it.
     pub value: Option<String>,
-    /// True while the threshold holds (or has nothing to judge yet).
+    /// True while the threshold holds (or has nothing to judge yet). The last snapshot of a
+    /// standalone run holds the final judgement: false there also for a threshold whose row
+    /// saw no request, and for the one that stopped the test (`--threshold-abort`).
     pub ok: bool,
 }
 
@@ -184,6 +186,8 @@ pub(crate) struct Outputs {
     /// The next report resets the totals first.
     reset: bool,
     thread: Option<JoinHandle<()>>,
+    /// The run's start as the outputs know it ([`RunInfo::start_time`]; 0 when inert).
+    start_time: f64,
 }
 
 /// Reports waiting for a slow output before the runner merges windows instead.
@@ -196,6 +200,7 @@ impl Outputs {
             return Ok(Outputs::default());
         }
         let (tx, rx) = sync_channel(QUEUE);
+        let start_time = info.start_time;
         let thread = std::thread::Builder::new()
             .name("boomer-outputs".into())
             .spawn(move || deliver(rx, outputs, info))?;
@@ -204,7 +209,14 @@ impl Outputs {
             backlog: None,
             reset: false,
             thread: Some(thread),
+            start_time,
         })
+    }
+
+    /// The run's start (seconds since the Unix epoch) that the outputs' rates count from,
+    /// if any output listens: the thresholds' `rps` counts from the same.
+    pub(crate) fn start_time(&self) -> Option<f64> {
+        self.active().then_some(self.start_time)
     }
 
     /// True when some output listens.

@@ -31,6 +31,12 @@ pub(crate) fn from_options(
                 .map_err(|e| output_error("cannot write the HTML report".into(), e))?;
             outputs.push(Box::new(html));
         }
+        if let (Some(name), false) = (&opts.output.json_file, opts.output.thresholds.is_empty()) {
+            let file =
+                crate::threshold::ThresholdsJson::create(name, opts.output.thresholds.clone())
+                    .map_err(|e| output_error("cannot write the thresholds' JSON".into(), e))?;
+            outputs.push(Box::new(file));
+        }
     }
     if let Some(addr) = opts.output.prometheus_listen {
         let prom = Prometheus::bind(addr)
