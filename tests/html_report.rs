@@ -99,7 +99,9 @@ fn the_report_renders_offline_in_chromium_with_the_run_s_numbers() {
 
 /// An open-model run charts its arrivals: a pool of 2 users whose requests take 200 ms
 /// cannot keep 50/s, so the page has a fourth chart (due and dropped per second, with
-/// points) and the arrivals table counts the drops the failure table shows.
+/// points) and the arrivals table counts the drops the failure table shows. Its
+/// thresholds are in the page with their final verdicts (and the exit code says which
+/// failed).
 #[test]
 fn an_open_model_run_charts_arrivals_and_drops() {
     let dir = scratch("html-arrivals");
@@ -115,10 +117,12 @@ fn an_open_model_run_charts_arrivals_and_drops() {
             "1s",
         ])
         .args(["--html", "open.html", "--exit-code-on-error", "0"])
+        .args(["--threshold", "hit:p50<100s", "--threshold", "rps>1000"])
         .env("ARRIVAL_PATH", "/sleep?200")
         .current_dir(&dir);
     let mut run = Proc::spawn("standalone", cmd, &dir);
-    run.assert_exit(0, Duration::from_secs(60));
+    // The second threshold (index 1) fails: 10 req/s served, not 1000.
+    run.assert_exit(11, Duration::from_secs(60));
     let (dom, log) = chromium(
         &dir,
         "dom",
