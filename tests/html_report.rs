@@ -152,6 +152,14 @@ fn an_open_model_run_charts_arrivals_and_drops() {
         .find(|r| r[1] == "arrival" && r[2] == "Arrivals")
         .unwrap_or_else(|| panic!("{failures:?}"));
     assert_eq!(number(&drops[0]), dropped, "{failures:?}");
+    // The thresholds with their final values and verdicts.
+    let thresholds = table_rows(&dom, "thresholds");
+    assert_eq!(thresholds.len(), 2, "{thresholds:?}");
+    assert_eq!(thresholds[0][0], "hit:p50&lt;100s", "{thresholds:?}");
+    assert!(thresholds[0][2].contains("pass"), "{thresholds:?}");
+    assert_eq!(thresholds[1][0], "rps&gt;1000", "{thresholds:?}");
+    assert!(thresholds[1][1].ends_with(" req/s"), "{thresholds:?}");
+    assert!(thresholds[1][2].contains("fail"), "{thresholds:?}");
     let requested = page_requests(&log);
     assert!(
         requested.iter().all(|url| url.starts_with("file:")),
