@@ -362,7 +362,9 @@ pub mod http {
 /// and add it with [`Builder::output`]. The console, CSV, JSON and Prometheus outputs are
 /// switched on from the command line (`--csv`, `--json`, `--prometheus-listen`, ...).
 pub mod output {
-    pub use boomer_core::output::{ExceptionCount, Output, RunInfo, Snapshot, PERCENTILES};
+    pub use boomer_core::output::{
+        ArrivalCount, ExceptionCount, Output, RunInfo, Snapshot, ThresholdState, PERCENTILES,
+    };
     pub use boomer_core::stats::{Entry, Window};
 }
 
