@@ -413,6 +413,26 @@ mod tests {
     }
 
     #[test]
+    fn arrival_rate_is_a_number_or_stages_and_excludes_wait_time() {
+        for (rate, text) in [
+            (quote!(arrival_rate = 400), "400"),
+            (quote!(arrival_rate = 12.5), "12.5"),
+            (quote!(arrival_rate = "0, 30s:400"), "0, 30s:400"),
+        ] {
+            let mut errors = Errors::default();
+            let args = UserArgs::parse(rate, &mut errors);
+            assert!(errors.is_empty());
+            assert_eq!(args.arrival_rate.as_deref(), Some(text));
+        }
+        let errors = arg_errors(quote!(arrival_rate = 5, wait_time = boomer::constant(1.0)));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("an arrival-driven class does not wait"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
     fn reports_every_mistake_at_once() {
         let errors = arg_errors(quote!(
             weight = 0,
@@ -433,7 +453,7 @@ mod tests {
                 "`sequential` is a flag and takes no value: write `sequential`",
                 "`on_start` must be the path of an `async fn`, like `on_start = login`",
                 "unknown key `colour`; expected one of `name`, `weight`, `fixed_count`, \
-                 `wait_time`, `host`, `tags`, `sequential`, `on_start` or `on_stop`",
+                 `wait_time`, `arrival_rate`, `host`, `tags`, `sequential`, `on_start` or `on_stop`",
             ]
         );
     }
