@@ -407,27 +407,13 @@ fn warnings_reach_the_master_logs_tab() {
         );
     } else {
         let logs = wait_for("the worker's lines in the Logs tab", RUN, || {
-            let (_, body) = http(web, "GET", "/logs", &[]);
-            let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-            let lines = v["workers"]
-                .as_object()?
-                .values()
-                .next()?
-                .as_array()?
-                .clone();
-            lines
-                .iter()
-                .any(|l| {
-                    l.as_str()
-                        .is_some_and(|l| l.contains("/ERROR/") && l.contains("task flaky panicked"))
-                })
-                .then_some(lines)
+            logs_tab_lines(web).filter(|lines| {
+                lines
+                    .iter()
+                    .any(|l| l.contains("/ERROR/") && l.contains("task flaky panicked"))
+            })
         });
-        assert!(
-            logs.iter()
-                .all(|l| !l.as_str().unwrap_or("").contains("/INFO/")),
-            "{logs:?}"
-        );
+        assert!(logs.iter().all(|l| !l.contains("/INFO/")), "{logs:?}");
     }
     master.signal("TERM");
     master.wait(RUN);

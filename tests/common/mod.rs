@@ -504,3 +504,17 @@ pub fn promtool_check(page: &str) -> (bool, String) {
     );
     (out.status.success() && said.trim().is_empty(), said)
 }
+
+/// The lines of the (one) worker in the master's Logs tab (`GET /logs`, Locust 2.29+), once
+/// it has any.
+pub fn logs_tab_lines(web: u16) -> Option<Vec<String>> {
+    let (_, body) = http(web, "GET", "/logs", &[]);
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let lines = v["workers"].as_object()?.values().next()?.as_array()?;
+    Some(
+        lines
+            .iter()
+            .filter_map(|l| l.as_str().map(str::to_string))
+            .collect(),
+    )
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::arrival::{Claim, Schedule};
-use super::plan::ClassSlot;
+use super::plan::{ClassPlan, ClassSlot};
 use super::signal::{until_hard, UserSignal};
 use super::Shared;
 use crate::panic::{panic_message, report_panic, set_panic_site, take_panic_site, CatchUnwind};
@@ -34,42 +34,29 @@ pub(super) async fn user_loop(
     shared.gate.wait().await;
     // The class as of now (an edit may have come since the user was made). The picker
     // changes only its tasks and host: `on_start`, `on_stop` and `wait_time` stay.
-    let mut plan = slot.get();
-    ctx.set_class_host(plan.class.host.as_deref());
+    let mut picker = Picker::new(&slot, &mut ctx);
     // Boxed, here and for async tasks below: a future's size is that of its largest await
     // point, and every idle user holds one, so the rare and large ones live on the heap
     // only while they run (idle users stay under 1 KiB each).
-    let Some(mut state) = Box::pin(start_user(&plan.class, &mut ctx, &signal)).await else {
+    let Some(mut state) = Box::pin(start_user(&picker.plan.class, &mut ctx, &signal)).await else {
         return;
     };
-    let mut rng = fastrand::Rng::new();
-    let mut next_in_order = 0usize;
     let mut backoff = Backoff::default();
     // Time is read once per iteration when it can be: the task's start doubles as the
     // iteration's start unless a rate limiter waits in between, and the end is read only
     // for a failure's response time or a wait that depends on how long the task took.
-    let wait_uses_elapsed = plan.class.wait_time.uses_elapsed();
+    let wait_uses_elapsed = picker.plan.class.wait_time.uses_elapsed();
     while !signal.stopping() {
-        // One atomic load: the host's version, which the class picker bumps too.
-        if ctx.refresh() {
-            let now = slot.get();
-            if !Arc::ptr_eq(&now, &plan) {
-                plan = now;
-                ctx.set_class_host(plan.class.host.as_deref());
-                next_in_order = 0;
-            }
-        }
-        if plan.table.is_empty() {
-            // No task to pick (tag filtering, or the picker left none): wait for an edit.
-            let Some(now) = Box::pin(slot.until_tasks(&signal)).await else {
+        picker.refresh(&slot, &mut ctx);
+        if picker.plan.table.is_empty() {
+            if Box::pin(picker.until_tasks(&slot, &mut ctx, &signal))
+                .await
+                .is_none()
+            {
                 break;
-            };
-            plan = now;
-            ctx.set_class_host(plan.class.host.as_deref());
-            next_in_order = 0;
+            }
             continue;
         }
-        let class = &plan.class;
         let began = (shared.limiter.is_none() || wait_uses_elapsed).then(Instant::now);
         if let Some(limiter) = &shared.limiter {
             let Some(acquired) = Box::pin(acquire_unless_stopped(&**limiter, &signal)).await else {
@@ -77,6 +64,7 @@ pub(super) async fn user_loop(
             };
             if let Err(panic) = acquired {
                 // Recorded as a task's panic is; the user backs off and tries again.
+                let class = &picker.plan.class;
                 let what = format!("rate limiter of {}", class.name);
                 backoff.failed("rate_limiter", &class.name, &what, &*panic);
                 if Box::pin(backoff.pause(&signal)).await.is_err() {
@@ -85,13 +73,7 @@ pub(super) async fn user_loop(
                 continue;
             }
         }
-        let task = if class.sequential {
-            next_in_order += 1;
-            plan.table.nth(next_in_order - 1)
-        } else {
-            plan.table.pick(&mut rng)
-        };
-        if let Some(task) = task {
+        if let Some(task) = picker.pick() {
             let start = match began {
                 Some(began) if shared.limiter.is_none() => began,
                 _ => Instant::now(),
@@ -108,7 +90,8 @@ pub(super) async fn user_loop(
             Some(began) if wait_uses_elapsed => began.elapsed(),
             _ => Duration::ZERO,
         };
-        let wait = match catch_unwind(AssertUnwindSafe(|| class.wait_time.next(took, &mut rng))) {
+        let (class, rng) = (&picker.plan.class, &mut picker.rng);
+        let wait = match catch_unwind(AssertUnwindSafe(|| class.wait_time.next(took, rng))) {
             Ok(wait) => {
                 backoff.reset();
                 wait
@@ -132,11 +115,7 @@ pub(super) async fn user_loop(
             break;
         }
     }
-    if let Some(stop) = plan.class.on_stop {
-        if let Err(panic) = CatchUnwind(stop(&mut *state, &mut ctx)).await {
-            report_panic(&format!("on_stop of {}", plan.class.name), &*panic);
-        }
-    }
+    stop_user_state(&picker.plan, &mut *state, &mut ctx).await;
 }
 
 /// The loop of a user of an arrival-driven class: instead of running its tasks one after
@@ -153,29 +132,19 @@ pub(super) async fn arrival_loop(
     from_due: bool,
 ) {
     shared.gate.wait().await;
-    let mut plan = slot.get();
-    ctx.set_class_host(plan.class.host.as_deref());
-    let Some(mut state) = Box::pin(start_user(&plan.class, &mut ctx, &signal)).await else {
+    let mut picker = Picker::new(&slot, &mut ctx);
+    let Some(mut state) = Box::pin(start_user(&picker.plan.class, &mut ctx, &signal)).await else {
         return;
     };
-    let mut rng = fastrand::Rng::new();
-    let mut next_in_order = 0usize;
     while !signal.stopping() {
-        if ctx.refresh() {
-            let now = slot.get();
-            if !Arc::ptr_eq(&now, &plan) {
-                plan = now;
-                ctx.set_class_host(plan.class.host.as_deref());
-                next_in_order = 0;
-            }
-        }
-        if plan.table.is_empty() {
-            let Some(now) = Box::pin(slot.until_tasks(&signal)).await else {
+        picker.refresh(&slot, &mut ctx);
+        if picker.plan.table.is_empty() {
+            if Box::pin(picker.until_tasks(&slot, &mut ctx, &signal))
+                .await
+                .is_none()
+            {
                 break;
-            };
-            plan = now;
-            ctx.set_class_host(plan.class.host.as_deref());
-            next_in_order = 0;
+            }
             continue;
         }
         let due = match schedule.claim(tokio::time::Instant::now()) {
@@ -208,13 +177,7 @@ pub(super) async fn arrival_loop(
         if from_due {
             signal.set_late(tokio::time::Instant::from_std(start).saturating_duration_since(due));
         }
-        let task = if plan.class.sequential {
-            next_in_order += 1;
-            plan.table.nth(next_in_order - 1)
-        } else {
-            plan.table.pick(&mut rng)
-        };
-        if let Some(task) = task {
+        if let Some(task) = picker.pick() {
             let ran = match run_inline(task, &mut ctx, &signal, start) {
                 Some(ran) => ran,
                 None => Box::pin(run_async(task, &mut ctx, &mut *state, &signal, start)).await,
@@ -226,8 +189,83 @@ pub(super) async fn arrival_loop(
         }
         tokio::task::consume_budget().await;
     }
+    stop_user_state(&picker.plan, &mut *state, &mut ctx).await;
+}
+
+/// What both loops keep of their class: its plan as of now (the web UI's class picker may
+/// replace it between iterations), and how the next task is picked.
+struct Picker {
+    plan: Arc<ClassPlan>,
+    rng: fastrand::Rng,
+    /// The next task of a `sequential` class.
+    next_in_order: usize,
+}
+
+impl Picker {
+    /// The class as of now (an edit may have come since the user was made). The picker
+    /// changes only its tasks and host: `on_start`, `on_stop` and `wait_time` stay.
+    fn new(slot: &ClassSlot, ctx: &mut Ctx) -> Self {
+        let plan = slot.get();
+        ctx.set_class_host(plan.class.host.as_deref());
+        Picker {
+            plan,
+            rng: fastrand::Rng::new(),
+            next_in_order: 0,
+        }
+    }
+
+    fn replace(&mut self, plan: Arc<ClassPlan>, ctx: &mut Ctx) {
+        self.plan = plan;
+        ctx.set_class_host(self.plan.class.host.as_deref());
+        self.next_in_order = 0;
+    }
+
+    /// Once per iteration: one atomic load (the host's version, which the class picker
+    /// bumps too), and the class's new plan if it changed.
+    #[inline]
+    fn refresh(&mut self, slot: &ClassSlot, ctx: &mut Ctx) {
+        if ctx.refresh() {
+            let now = slot.get();
+            if !Arc::ptr_eq(&now, &self.plan) {
+                self.replace(now, ctx);
+            }
+        }
+    }
+
+    /// No task to pick (tag filtering, or the picker left none): waits for an edit that
+    /// gives the class some; `None` if the user was told to stop first.
+    async fn until_tasks(
+        &mut self,
+        slot: &ClassSlot,
+        ctx: &mut Ctx,
+        signal: &UserSignal,
+    ) -> Option<()> {
+        let now = slot.until_tasks(signal).await?;
+        self.replace(now, ctx);
+        Some(())
+    }
+
+    /// The next task: by weight, or in declaration order for a `sequential` class.
+    #[inline]
+    fn pick(&mut self) -> Option<&Task> {
+        let Picker {
+            plan,
+            rng,
+            next_in_order,
+        } = self;
+        if plan.class.sequential {
+            *next_in_order += 1;
+            plan.table.nth(*next_in_order - 1)
+        } else {
+            plan.table.pick(rng)
+        }
+    }
+}
+
+/// The class's `on_stop`, as a user's loop ends; a panic there is reported.
+async fn stop_user_state(plan: &ClassPlan, state: &mut (dyn Any + Send), ctx: &mut Ctx) {
     if let Some(stop) = plan.class.on_stop {
-        if let Err(panic) = CatchUnwind(stop(&mut *state, &mut ctx)).await {
+        if let Err(panic) = CatchUnwind(stop(state, ctx)).await {
             report_panic(&format!("on_stop of {}", plan.class.name), &*panic);
         }
     }
